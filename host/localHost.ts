@@ -1,0 +1,256 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { registrations, type Registration } from '../shared/functions/registry';
+import { MAX_BODY_BYTES } from '../shared/functions/http';
+
+/**
+ * A small stand-in for Core Tools: serves the function definitions registered by the
+ * compiled function files (the package.json "main" glob) over node:http under /api, builds
+ * real HttpRequest / InvocationContext objects, polls the timer queue for queue triggers and,
+ * like Core Tools, runs any non-HTTP function on POST /admin/functions/{name}.
+ */
+
+export interface LocalHostOptions {
+  port?: number;
+  host?: string;
+  /** Folder holding package.json; defaults to the project root. */
+  projectRoot?: string;
+  /** Poll storage queues for queue-triggered functions (default true). */
+  pollQueues?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LocalHost {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function projectRoot(from = __dirname): string {
+  let dir = from;
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'graph-ivr') return dir;
+    } catch {
+      // keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the graph-ivr project root');
+    dir = up;
+  }
+}
+
+/** The files the package.json "main" glob names (a folder and a "*.js" file pattern, as Core Tools reads it). */
+export function functionFiles(root: string): string[] {
+  const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main;
+  const m = /^(.*)\/\*\.js$/.exec(main);
+  if (!m) throw new Error(`package.json main "${main}" is not of the form <folder>/*.js`);
+  const dir = resolve(root, m[1]!);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+export function loadFunctions(root: string): Registration[] {
+  for (const file of functionFiles(root)) require(file);
+  return registrations;
+}
+
+function routeMatcher(route: string): (path: string) => Record<string, string> | null {
+  const names: string[] = [];
+  const pattern = route
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .map((seg) => {
+      const p = /^\{(\w+)(?::[^}]*)?(\?)?\}$/.exec(seg);
+      if (!p) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(p[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  const re = new RegExp(`^${pattern}$`, 'i');
+  return (path) => {
+    const m = re.exec(path);
+    if (!m) return null;
+    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+  };
+}
+
+function invocation(name: string, log: (line: string) => void): InvocationContext {
+  return new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: name,
+    logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`),
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    // Read one byte past the limit so the handler can still answer 413.
+    const room = MAX_BODY_BYTES + 1 - size;
+    if (room <= 0) continue;
+    chunks.push(chunk.subarray(0, room));
+    size += Math.min(chunk.length, room);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function writeResponse(res: ServerResponse, init: HttpResponseInit | HttpResponse): Promise<void> {
+  const response = init instanceof HttpResponse ? init : new HttpResponse(init);
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => (headers[k] = v));
+  res.writeHead(response.status, headers);
+  res.end(body);
+}
+
+export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
+  const root = options.projectRoot ?? projectRoot();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const all = loadFunctions(root);
+  const http = all.filter((r): r is Extract<Registration, { kind: 'http' }> => r.kind === 'http');
+  const routes = http.map((r) => ({
+    reg: r,
+    match: routeMatcher(r.options.route ?? r.name),
+    methods: (r.options.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+  }));
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((err: Error) => {
+      log(`host error: ${err.stack ?? err.message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'InternalServerError', message: 'the function failed' } }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const admin = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
+    if (admin && method === 'POST') return runAdmin(decodeURIComponent(admin[1]!), await readBody(req), res);
+    if (!url.pathname.startsWith('/api/')) return writeResponse(res, { status: 404 });
+    const path = url.pathname.slice('/api/'.length);
+    const candidates = routes.map((r) => ({ r, params: r.match(path) })).filter((c) => c.params);
+    const hit = candidates.find((c) => c.r.methods.includes(method));
+    if (!hit) return writeResponse(res, { status: candidates.length > 0 ? 405 : 404 });
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+    const request = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers,
+      params: hit.params!,
+      query: Object.fromEntries(url.searchParams),
+      ...(body ? { body: { bytes: body } } : {}),
+    });
+    const result = await hit.r.reg.options.handler(request, invocation(hit.r.reg.name, log));
+    await writeResponse(res, result ?? { status: 204 });
+  }
+
+  async function runAdmin(name: string, body: Buffer, res: ServerResponse): Promise<void> {
+    const reg = all.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (!reg || reg.kind === 'http') return writeResponse(res, { status: 404 });
+    // Core Tools' admin API takes {"input": "..."}; the input is the queue message.
+    const input = body.length > 0 ? ((JSON.parse(body.toString('utf8')) as { input?: unknown }).input ?? null) : null;
+    if (reg.kind === 'timer') {
+      const now = new Date().toISOString();
+      const timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
+      await reg.options.handler(timer, invocation(reg.name, log));
+    } else {
+      await reg.options.handler(typeof input === 'string' ? safeParse(input) : input, invocation(reg.name, log));
+    }
+    return writeResponse(res, { status: 202 });
+  }
+
+  const pollers = options.pollQueues === false ? [] : await startQueuePollers(all, log);
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', () => ok());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      for (const stop of pollers) await stop();
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+/** Queue triggers: poll each queue, run the handler, delete the message when it succeeds. */
+async function startQueuePollers(all: Registration[], log: (line: string) => void): Promise<Array<() => Promise<void>>> {
+  const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
+  if (queues.length === 0) return [];
+  const { QueueClient } = await import('@azure/storage-queue');
+  return queues.map((reg) => {
+    const connection = process.env[reg.options.connection ?? 'AzureWebJobsStorage'];
+    if (!connection) throw new Error(`queue function ${reg.name}: setting ${reg.options.connection ?? 'AzureWebJobsStorage'} is not set`);
+    const client = new QueueClient(connection, reg.options.queueName);
+    let stopped = false;
+    const loop = (async () => {
+      await client.createIfNotExists().catch(() => undefined);
+      while (!stopped) {
+        try {
+          const { receivedMessageItems } = await client.receiveMessages({ numberOfMessages: 16, visibilityTimeout: 30 });
+          await Promise.all(
+            receivedMessageItems.map(async (m) => {
+              const text = Buffer.from(m.messageText, 'base64').toString('utf8');
+              let input: unknown = text;
+              try {
+                input = JSON.parse(text);
+              } catch {
+                // handed over as a string, as the Functions host does
+              }
+              try {
+                await reg.options.handler(input, invocation(reg.name, log));
+                await client.deleteMessage(m.messageId, m.popReceipt);
+              } catch (err) {
+                log(`[${reg.name}] failed (attempt ${m.dequeueCount}): ${(err as Error).message}`);
+                if (m.dequeueCount >= 5) await client.deleteMessage(m.messageId, m.popReceipt).catch(() => undefined);
+              }
+            }),
+          );
+          if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
+        } catch (err) {
+          if (!stopped) log(`[${reg.name}] queue poll failed: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    })();
+    return async () => {
+      stopped = true;
+      await loop;
+    };
+  });
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+if (require.main === module) {
+  const port = Number(process.env.PORT ?? 7071);
+  startLocalHost({ port }).then(
+    (h) => console.log(`graph-ivr local host listening on ${h.url}/api`),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
+}

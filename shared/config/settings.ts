@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the bot reads, validated once in the composition root.
+ * Names follow Azure conventions (AzureWebJobsStorage, AZURE_*) where one exists.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const httpsUrl = z.url({ protocol: /^https?$/ });
+
+export const settingsSchema = z
+  .object({
+    AzureWebJobsStorage: z.string().min(1, 'the storage connection string is required'),
+    BOT_APP_ID: z.string().min(1, "the bot's app id (the callback token audience) is required"),
+    BOT_CALLBACK_URL: httpsUrl,
+    CALLBACK_OPENID_CONFIG_URL: httpsUrl.default('https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration'),
+    CALLBACK_CLOCK_SKEW_SECONDS: int(0, 300).default(60),
+    GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com/v1.0'),
+    GRAPH_RETRY_MAX_ATTEMPTS: int(1, 10).default(4),
+    GRAPH_RETRY_BUDGET_MS: int(100, 12000).default(8000),
+    GRAPH_REQUEST_TIMEOUT_MS: int(100, 12000).default(5000),
+    AZURE_TENANT_ID: z.string().optional(),
+    AZURE_CLIENT_ID: z.string().optional(),
+    AZURE_CLIENT_SECRET: z.string().optional(),
+    AZURE_CLIENT_CERTIFICATE_PATH: z.string().optional(),
+    AZURE_AUTHORITY_HOST: httpsUrl.optional(),
+    IVR_FLOWS_DIR: z.string().min(1).default('flows'),
+    IVR_DEFAULT_FLOW: z.string().optional(),
+    IVR_UNCONFIGURED_REJECT_REASON: z.enum(['none', 'busy', 'forbidden']).default('none'),
+    IVR_CALLS_TABLE: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'a table name is 3-63 letters or digits, starting with a letter')
+      .default('ivrcalls'),
+    IVR_RECORDS_TABLE: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'a table name is 3-63 letters or digits, starting with a letter')
+      .default('ivrrecords'),
+    IVR_RECORDINGS_CONTAINER: z
+      .string()
+      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a container name is 3-63 lowercase letters, digits or dashes')
+      .default('recordings'),
+    IVR_RECORDING_MAX_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
+    IVR_STALE_CALL_MINUTES: int(5, 7 * 24 * 60).default(240),
+    IVR_LOCAL_DEV_HTTP: bool.default(false),
+  })
+  .superRefine((s, ctx) => {
+    // Plain http is only for a developer's machine: loopback hosts, and only when asked for.
+    for (const key of ['BOT_CALLBACK_URL', 'CALLBACK_OPENID_CONFIG_URL', 'GRAPH_BASE_URL', 'AZURE_AUTHORITY_HOST'] as const) {
+      const value = s[key];
+      if (!value) continue;
+      const url = new URL(value);
+      if (url.protocol === 'http:' && !(s.IVR_LOCAL_DEV_HTTP && isLoopbackHost(url.hostname))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'must be https (http is allowed only for loopback hosts with IVR_LOCAL_DEV_HTTP=true)',
+        });
+      }
+    }
+    if (s.AZURE_CLIENT_SECRET && s.AZURE_CLIENT_CERTIFICATE_PATH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AZURE_CLIENT_SECRET'],
+        message: 'set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both',
+      });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Reads settings from an environment (process.env by default). Empty strings count as unset. */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') input[key] = value.trim();
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,221 @@
+import { z } from 'zod';
+
+/**
+ * The per-number flow file: the one source of truth for its shape.
+ * Types, the JSON Schema editors use (flows/flow.schema.json) and load-time validation
+ * are all derived from these definitions.
+ */
+
+export const E164 = /^\+[1-9]\d{1,14}$/;
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+const nodeId = z.string().regex(NAME, 'a node id is a letter then up to 63 letters, digits, _ or -');
+const promptName = z.string().regex(NAME, 'a prompt name is a letter then up to 63 letters, digits, _ or -');
+const e164 = z.string().regex(E164, 'an E.164 number such as +14255550100');
+
+export const callerPatternSchema = z
+  .string()
+  .regex(
+    /^(\+[1-9]\d{0,14}\*?|\+\*|\*|anonymous)$/,
+    'a caller pattern is an E.164 number, a prefix ending in * (e.g. +1425*), * for any, or anonymous',
+  )
+  .describe('E.164 number, prefix ending in * (e.g. "+1425*"), "*" (anyone) or "anonymous" (no caller id)');
+
+// ---- targets -----------------------------------------------------------------------------
+
+const phoneTarget = z.strictObject({ phone: e164 }).describe('A PSTN number in E.164');
+const userTarget = z
+  .strictObject({
+    user: z.string().min(1).describe('Entra ID object id of a Teams user'),
+    tenantId: z.string().min(1).optional(),
+  })
+  .describe('A Teams user');
+const appInstanceTarget = z
+  .strictObject({ applicationInstance: z.string().min(1).describe('Object id of an application instance (resource account)') })
+  .describe('Another bot or auto attendant, by its application instance id');
+
+export const redirectTargetSchema = z.union([phoneTarget, userTarget, appInstanceTarget]);
+export type RedirectTarget = z.infer<typeof redirectTargetSchema>;
+export const transferTargetSchema = z.union([phoneTarget, userTarget]);
+export type TransferTarget = z.infer<typeof transferTargetSchema>;
+
+// ---- incoming-call actions -----------------------------------------------------------------
+
+const answerAction = z
+  .strictObject({ type: z.literal('answer'), start: nodeId.describe('The node the call starts at') })
+  .describe('Answer and run the flow from a node');
+const rejectAction = z
+  .strictObject({ type: z.literal('reject'), reason: z.enum(['none', 'busy', 'forbidden']).default('none') })
+  .describe('Reject the call');
+const redirectAction = z
+  .strictObject({
+    type: z.literal('redirect'),
+    targets: z.array(redirectTargetSchema).min(1).max(25).describe('Rung simultaneously; the first to answer wins'),
+    timeoutSeconds: z.number().int().min(15).max(90).optional().describe('Ring time, 15-90 s (Graph default 55 s, or 60 s for several targets)'),
+  })
+  .describe('Redirect the unanswered call (simultaneous ring when several targets)');
+
+export const incomingActionSchema = z.discriminatedUnion('type', [answerAction, rejectAction, redirectAction]);
+export type IncomingAction = z.infer<typeof incomingActionSchema>;
+
+// ---- rules and schedules ------------------------------------------------------------------------
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Day = (typeof DAYS)[number];
+const timeRange = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a time range is HH:MM-HH:MM (24-hour), e.g. 09:00-17:30')
+  .refine((r) => {
+    const [a, b] = r.split('-') as [string, string];
+    return a < b && b <= '24:00';
+  }, 'a time range must end after it starts, at 24:00 at the latest');
+
+export const scheduleSchema = z.strictObject({
+  timeZone: z
+    .string()
+    .refine(isTimeZone, 'an IANA time zone such as Europe/Paris or America/New_York')
+    .describe('IANA time zone the hours and holidays are in'),
+  weekly: z
+    .partialRecord(z.enum(DAYS), z.array(timeRange).max(12))
+    .describe('Open hours per weekday; a day left out is closed'),
+  holidays: z
+    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a holiday is a date YYYY-MM-DD').refine(isDate, 'not a calendar date'))
+    .default([])
+    .describe('Dates (in the time zone) the line is closed all day'),
+});
+export type Schedule = z.infer<typeof scheduleSchema>;
+
+const conditionsSchema = z
+  .strictObject({
+    callerIn: z.array(callerPatternSchema).min(1).optional().describe('Matches when the caller matches any pattern'),
+    callerNotIn: z.array(callerPatternSchema).min(1).optional().describe('Matches when the caller matches none'),
+    open: z.string().regex(NAME).optional().describe('Matches while the named schedule is open'),
+    closed: z.string().regex(NAME).optional().describe('Matches while the named schedule is closed (holidays included)'),
+  })
+  .refine((c) => Object.values(c).some((v) => v !== undefined), 'a condition needs at least one test')
+  .describe('All tests given must match');
+
+export const ruleSchema = z.strictObject({
+  name: z.string().max(100).optional(),
+  when: conditionsSchema,
+  then: incomingActionSchema,
+});
+export type Rule = z.infer<typeof ruleSchema>;
+
+// ---- flow nodes -------------------------------------------------------------------------------------
+
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const playNode = z
+  .strictObject({
+    type: z.literal('play'),
+    prompts: z.array(promptName).min(1).max(20),
+    next: nodeId,
+  })
+  .describe('Play 1-20 prompts, then go on');
+
+const digitKey = z.string().regex(/^[0-9*#]{1,8}$/, 'an option key is 1-8 of 0-9, * and #');
+const menuNode = z
+  .strictObject({
+    type: z.literal('menu'),
+    prompt: promptName,
+    options: z.record(digitKey, nodeId).refine((o) => Object.keys(o).length > 0, 'a menu needs at least one option'),
+    terminator: z.enum(['#', '*']).optional().describe('Ends a multi-digit entry early'),
+    interDigitTimeoutSeconds: seconds(1, 30).default(3).describe('Wait for the next digit of a longer option'),
+    noInputTimeoutSeconds: seconds(1, 60).default(5).describe('Wait after the prompt before re-prompting'),
+    noInputPrompt: promptName.optional().describe('Played before the menu prompt after no input'),
+    invalidPrompt: promptName.optional().describe('Played before the menu prompt after an invalid key'),
+    maxAttempts: seconds(1, 10).default(3).describe('Tries before going to fallback'),
+    fallback: nodeId,
+  })
+  .describe('Play a prompt and route on DTMF keys, re-prompting on no input or an invalid key');
+
+const recordNode = z
+  .strictObject({
+    type: z.literal('record'),
+    prompt: promptName.optional(),
+    bargeInAllowed: z.boolean().default(false),
+    initialSilenceTimeoutSeconds: seconds(1, 120).default(5),
+    maxSilenceTimeoutSeconds: seconds(1, 120).default(5),
+    maxRecordDurationSeconds: seconds(1, 120).default(60),
+    playBeep: z.boolean().default(true),
+    stopTones: z.array(z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'])).max(12).default(['#']),
+    next: z
+      .strictObject({
+        stopTone: nodeId,
+        maxDuration: nodeId,
+        silence: nodeId,
+        failure: nodeId,
+      })
+      .describe('Where to go by how the recording ended'),
+  })
+  .describe('Record a short message (recordResponse), e.g. voicemail');
+
+const transferNode = z
+  .strictObject({
+    type: z.literal('transfer'),
+    target: transferTargetSchema,
+    fallback: nodeId.describe('Where the call goes if the transfer fails'),
+  })
+  .describe('Transfer the call; the bot leaves it when the target accepts');
+
+const hangupNode = z
+  .strictObject({
+    type: z.literal('hangup'),
+    prompt: promptName.optional().describe('Goodbye prompt played before hanging up'),
+  })
+  .describe('Hang up, after an optional goodbye');
+
+export const nodeSchema = z.discriminatedUnion('type', [playNode, menuNode, recordNode, transferNode, hangupNode]);
+export type FlowNode = z.infer<typeof nodeSchema>;
+export type NodeOf<T extends FlowNode['type']> = Extract<FlowNode, { type: T }>;
+
+// ---- the file --------------------------------------------------------------------------------------------
+
+export const flowFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  number: e164.describe('The phone number this file configures'),
+  aliases: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Other identities routed here, e.g. the application instance id of the resource account'),
+  applicationInstanceId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Application instance (resource account) that owns the number; outbound calls are placed from it'),
+  description: z.string().max(500).optional(),
+  prompts: z
+    .record(promptName, z.url({ protocol: /^https$/ }).describe('https URI of a WAV file'))
+    .describe('Prompt names and their https URIs'),
+  schedules: z.record(z.string().regex(NAME), scheduleSchema).default({}),
+  rules: z.array(ruleSchema).max(100).default([]).describe('Evaluated in order; the first that matches decides'),
+  default: incomingActionSchema.describe('What happens when no rule matches'),
+  outbound: z
+    .strictObject({ start: nodeId })
+    .optional()
+    .describe('Where outbound calls placed from this number start'),
+  nodes: z.record(nodeId, nodeSchema).default({}),
+  recordings: z
+    .strictObject({
+      persist: z.boolean().default(true).describe('Keep recordings in Blob storage; false discards them'),
+      retentionDays: z.number().int().min(1).max(3650).default(30),
+    })
+    .default({ persist: true, retentionDays: 30 }),
+});
+export type FlowFile = z.infer<typeof flowFileSchema>;
+export type FlowFileInput = z.input<typeof flowFileSchema>;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz.includes('/') || tz === 'UTC';
+  } catch {
+    return false;
+  }
+}
+
+function isDate(d: string): boolean {
+  const t = new Date(`${d}T00:00:00Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().startsWith(d);
+}

@@ -1,0 +1,40 @@
+import { app, type HttpFunctionOptions, type StorageQueueFunctionOptions, type TimerFunctionOptions } from '@azure/functions';
+
+/**
+ * Every function registers through here: the Functions host gets the usual app.* call, and
+ * the local host (host/localHost.ts) serves the very same definitions from this list.
+ */
+
+export type Registration =
+  | { kind: 'http'; name: string; options: HttpFunctionOptions }
+  | { kind: 'timer'; name: string; options: TimerFunctionOptions }
+  | { kind: 'queue'; name: string; options: StorageQueueFunctionOptions };
+
+export const registrations: Registration[] = [];
+
+function inFunctionsHost(): boolean {
+  // The worker provides this module; outside it @azure/functions only warns on every registration.
+  try {
+    require('@azure/functions-core');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hosted = inFunctionsHost();
+
+export function httpFunction(name: string, options: HttpFunctionOptions): void {
+  registrations.push({ kind: 'http', name, options });
+  if (hosted) app.http(name, options);
+}
+
+export function timerFunction(name: string, options: TimerFunctionOptions): void {
+  registrations.push({ kind: 'timer', name, options });
+  if (hosted) app.timer(name, options);
+}
+
+export function queueFunction(name: string, options: StorageQueueFunctionOptions): void {
+  registrations.push({ kind: 'queue', name, options });
+  if (hosted) app.storageQueue(name, options);
+}

@@ -1,0 +1,105 @@
+import type { ResultInfo, Tone } from '../graph/schemas';
+
+/**
+ * The per-call state kept in Table storage under the call's clientContext.
+ * It is plain JSON: the engine reads it and returns a new one, the shell stores it.
+ */
+
+export type CallPhase =
+  | 'incoming' // decision made, Graph request (answer/reject/redirect) in flight or sent
+  | 'dialing' // outbound call created, not yet established
+  | 'established' // running the flow
+  | 'transferring'
+  | 'hangingUp' // DELETE sent (or goodbye playing)
+  | 'ended';
+
+export type Decision =
+  | { type: 'answer'; start: string; rule: string }
+  | { type: 'reject'; reason: 'none' | 'busy' | 'forbidden'; rule: string }
+  | { type: 'redirect'; targets: string[]; rule: string }
+  | { type: 'outbound'; start: string };
+
+export interface PendingMedia {
+  /** Sequence number; the operation's clientContext is `${clientContext}.${seq}`. */
+  seq: number;
+  kind: 'play' | 'menuPrompt' | 'record' | 'goodbye';
+  node: string;
+}
+
+export interface MenuState {
+  attempt: number;
+  digits: string;
+  /** 'prompt' while the menu prompt plays, 'input' while waiting for keys. */
+  stage: 'prompt' | 'input';
+}
+
+export interface PendingTimer {
+  id: string;
+  purpose: 'noInput' | 'interDigit';
+}
+
+export interface RecordingRef {
+  /** Operation sequence number, unique within the call. */
+  seq: number;
+  node: string;
+  outcome: 'stopTone' | 'maxDuration' | 'silence' | 'failure';
+  completionReason: string | null;
+  /** Set when the platform handed over a recording to download. */
+  hasAudio: boolean;
+}
+
+export interface CallFailure {
+  at: string;
+  what: string;
+  status?: number;
+  code?: string;
+  message?: string;
+}
+
+export interface CallContext {
+  v: 1;
+  clientContext: string;
+  callId: string | null;
+  direction: 'incoming' | 'outgoing';
+  tenantId: string | null;
+  /** Our number (or identity) whose flow runs the call. */
+  number: string | null;
+  /** Flow file id (file name without .json); null for an unconfigured number. */
+  flowId: string | null;
+  /** The other party: the caller of an incoming call, the callee of an outbound one. */
+  party: string | null;
+  decision: Decision;
+  phase: CallPhase;
+  node: string | null;
+  menu: MenuState | null;
+  media: PendingMedia | null;
+  timer: PendingTimer | null;
+  /** Counter for operation clientContexts and timer ids. */
+  seq: number;
+  tonesSubscribed: boolean;
+  /** Highest tone sequenceId handled; tones at or below it are repeats. */
+  lastToneSeq: number;
+  /** Tones that arrived ahead of a missing sequenceId. */
+  heldTones: Array<{ sequenceId: number; tone: Tone }>;
+  visited: string[];
+  digits: string[];
+  recordings: RecordingRef[];
+  failures: CallFailure[];
+  result: ResultInfo | null;
+  createdAt: string;
+  establishedAt: string | null;
+  endedAt: string | null;
+}
+
+/** Lists kept in the context are capped so a pathological call cannot outgrow a table row. */
+export const HISTORY_LIMIT = 200;
+
+export function operationContext(ctx: Pick<CallContext, 'clientContext'>, seq: number): string {
+  return `${ctx.clientContext}.${seq}`;
+}
+
+/** Splits an operation clientContext back into the call's key and the operation's sequence number. */
+export function parseOperationContext(value: string): { clientContext: string; seq: number } | null {
+  const m = /^([A-Za-z0-9_-]{16,200})\.(\d{1,9})$/.exec(value);
+  return m ? { clientContext: m[1]!, seq: Number(m[2]) } : null;
+}

@@ -1,0 +1,627 @@
+import type {
+  AnswerBody,
+  CreateCallBody,
+  InvitationTarget,
+  PlayPromptBody,
+  RecordResponseBody,
+  RedirectBody,
+  RejectBody,
+  ResultInfo,
+  Tone,
+  TransferBody,
+} from '../graph/schemas';
+import type { LoadedFlow } from '../flows/loader';
+import type { FlowNode, NodeOf, RedirectTarget } from '../flows/schema';
+import { decideIncoming } from '../flows/rules';
+import {
+  HISTORY_LIMIT,
+  operationContext,
+  type CallContext,
+  type Decision,
+  type PendingMedia,
+  type RecordingRef,
+} from './context';
+import { mediaInfo, mediaPrompt } from './media';
+
+/**
+ * The IVR core: (context, event) -> (context, commands). No I/O and no clock:
+ * the time of every event comes in the event. The shell runs the commands.
+ */
+
+// ---- events -----------------------------------------------------------------------------------
+
+export type IvrEvent =
+  | { kind: 'callState'; at: string; state: string; resultInfo?: ResultInfo | null }
+  | { kind: 'tone'; at: string; sequenceId: number; tone: Tone }
+  | {
+      kind: 'operationCompleted';
+      at: string;
+      seq: number;
+      status: 'completed' | 'failed';
+      resultInfo?: ResultInfo | null;
+      completionReason?: string | null;
+      recording?: { location: string; accessToken: string } | null;
+    }
+  | { kind: 'timer'; at: string; timerId: string }
+  | { kind: 'requestFailed'; at: string; request: Command['kind']; seq?: number; status?: number; code?: string; message?: string };
+
+// ---- commands ---------------------------------------------------------------------------------
+
+export type Command =
+  | { kind: 'answer'; body: AnswerBody }
+  | { kind: 'reject'; body: RejectBody }
+  | { kind: 'redirect'; body: RedirectBody }
+  | { kind: 'createCall'; body: CreateCallBody }
+  | { kind: 'subscribeToTone'; body: { clientContext: string } }
+  | { kind: 'playPrompt'; seq: number; body: PlayPromptBody }
+  | { kind: 'recordResponse'; seq: number; body: RecordResponseBody }
+  | { kind: 'cancelMediaProcessing'; body: { clientContext: string } }
+  | { kind: 'transfer'; body: TransferBody }
+  | { kind: 'hangUp' }
+  | { kind: 'startTimer'; timerId: string; delaySeconds: number }
+  | {
+      kind: 'saveRecording';
+      seq: number;
+      node: string;
+      location: string;
+      accessToken: string;
+      completionReason: string | null;
+      durationSeconds: number | null;
+    }
+  | { kind: 'callEnded' };
+
+export interface EngineEnv {
+  /** callbackUri for Graph requests about this call. */
+  callbackUri: string;
+  /** The call's flow, or null for an unconfigured number. */
+  flow: LoadedFlow | null;
+}
+
+export interface StepResult {
+  ctx: CallContext;
+  commands: Command[];
+}
+
+// ---- starting a call ------------------------------------------------------------------------
+
+export interface IncomingCallInfo {
+  clientContext: string;
+  callId: string;
+  tenantId: string | null;
+  number: string | null;
+  caller: string | null;
+  at: string;
+}
+
+function newContext(info: Omit<IncomingCallInfo, 'caller'> & { party: string | null }, direction: CallContext['direction'], flow: LoadedFlow | null, decision: Decision): CallContext {
+  return {
+    v: 1,
+    clientContext: info.clientContext,
+    callId: info.callId || null,
+    direction,
+    tenantId: info.tenantId,
+    number: info.number,
+    flowId: flow?.id ?? null,
+    party: info.party,
+    decision,
+    phase: direction === 'incoming' ? 'incoming' : 'dialing',
+    node: null,
+    menu: null,
+    media: null,
+    timer: null,
+    seq: 0,
+    tonesSubscribed: false,
+    lastToneSeq: 0,
+    heldTones: [],
+    visited: [],
+    digits: [],
+    recordings: [],
+    failures: [],
+    result: null,
+    createdAt: info.at,
+    establishedAt: null,
+    endedAt: null,
+  };
+}
+
+export function toInvitationTarget(t: RedirectTarget): InvitationTarget {
+  const identity =
+    'phone' in t
+      ? { phone: { '@odata.type': '#microsoft.graph.identity', id: t.phone } }
+      : 'user' in t
+        ? { user: { '@odata.type': '#microsoft.graph.identity', id: t.user, ...(t.tenantId ? { tenantId: t.tenantId } : {}) } }
+        : { applicationInstance: { '@odata.type': '#microsoft.graph.identity', id: t.applicationInstance } };
+  return { '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity };
+}
+
+function describeTarget(t: RedirectTarget): string {
+  return 'phone' in t ? t.phone : 'user' in t ? `user:${t.user}` : `app:${t.applicationInstance}`;
+}
+
+/** Decides an incoming call: the new context and the one Graph request that answers, rejects or redirects it. */
+export function decideIncomingCall(info: IncomingCallInfo, env: EngineEnv, unconfiguredReason: RejectBody['reason']): StepResult {
+  const { flow } = env;
+  const base = { ...info, party: info.caller };
+  if (!flow) {
+    const ctx = newContext(base, 'incoming', null, { type: 'reject', reason: unconfiguredReason, rule: 'unconfigured number' });
+    return { ctx, commands: [{ kind: 'reject', body: { reason: unconfiguredReason, callbackUri: env.callbackUri } }] };
+  }
+  const { action, matched } = decideIncoming(flow.flow, info.caller, new Date(info.at));
+  switch (action.type) {
+    case 'reject': {
+      const ctx = newContext(base, 'incoming', flow, { type: 'reject', reason: action.reason, rule: matched });
+      return { ctx, commands: [{ kind: 'reject', body: { reason: action.reason, callbackUri: env.callbackUri } }] };
+    }
+    case 'redirect': {
+      const ctx = newContext(base, 'incoming', flow, { type: 'redirect', targets: action.targets.map(describeTarget), rule: matched });
+      const timeout = action.timeoutSeconds ?? (action.targets.length > 1 ? 60 : 55);
+      return {
+        ctx,
+        commands: [
+          { kind: 'redirect', body: { targets: action.targets.map(toInvitationTarget), timeout, callbackUri: env.callbackUri } },
+        ],
+      };
+    }
+    case 'answer': {
+      const ctx = newContext(base, 'incoming', flow, { type: 'answer', start: action.start, rule: matched });
+      return { ctx, commands: [{ kind: 'answer', body: answerBody(env, flow, action.start) }] };
+    }
+  }
+}
+
+export function answerBody(env: EngineEnv, flow: LoadedFlow, start: string): AnswerBody {
+  return {
+    callbackUri: env.callbackUri,
+    acceptedModalities: ['audio'],
+    mediaConfig: {
+      '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
+      preFetchMedia: (flow.promptsByEntry.get(start) ?? []).map((name) => mediaInfo(flow.flow, name)),
+    },
+  };
+}
+
+export interface OutboundCallInfo {
+  clientContext: string;
+  tenantId: string;
+  number: string;
+  applicationInstanceId: string;
+  callee: string;
+  at: string;
+}
+
+/** Starts an outbound call from a number's flow to a PSTN callee. */
+export function placeOutboundCall(info: OutboundCallInfo, env: EngineEnv & { flow: LoadedFlow }): StepResult {
+  const start = env.flow.flow.outbound?.start;
+  if (!start) throw new Error(`the flow of ${info.number} has no outbound entry`);
+  const ctx = newContext({ ...info, callId: '', party: info.callee }, 'outgoing', env.flow, { type: 'outbound', start });
+  const body: CreateCallBody = {
+    '@odata.type': '#microsoft.graph.call',
+    callbackUri: env.callbackUri,
+    source: {
+      '@odata.type': '#microsoft.graph.participantInfo',
+      identity: { applicationInstance: { '@odata.type': '#microsoft.graph.identity', id: info.applicationInstanceId, tenantId: info.tenantId } },
+    },
+    targets: [toInvitationTarget({ phone: info.callee })],
+    requestedModalities: ['audio'],
+    mediaConfig: answerBody(env, env.flow, start).mediaConfig,
+    tenantId: info.tenantId,
+  };
+  return { ctx, commands: [{ kind: 'createCall', body }] };
+}
+
+// ---- the step function ---------------------------------------------------------------------------
+
+/** Applies one event. Returns the same ctx object (and no commands) when the event changes nothing. */
+export function step(ctx: CallContext, event: IvrEvent, env: EngineEnv): StepResult {
+  if (ctx.phase === 'ended') return { ctx, commands: [] };
+  const run = new Run(structuredClone(ctx), env, event.at);
+  const changed = run.apply(event);
+  return changed ? { ctx: run.ctx, commands: run.commands } : { ctx, commands: [] };
+}
+
+const TONE_KEYS: Partial<Record<Tone, string>> = {
+  tone0: '0', tone1: '1', tone2: '2', tone3: '3', tone4: '4', tone5: '5', tone6: '6', tone7: '7', tone8: '8', tone9: '9',
+  star: '*', pound: '#',
+};
+
+/** Gap in tone sequenceIds tolerated before the missing tones are given up as lost. */
+const MAX_HELD_TONES = 3;
+
+class Run {
+  readonly commands: Command[] = [];
+
+  constructor(
+    readonly ctx: CallContext,
+    private readonly env: EngineEnv,
+    private readonly at: string,
+  ) {}
+
+  apply(event: IvrEvent): boolean {
+    switch (event.kind) {
+      case 'callState':
+        return this.onCallState(event.state, event.resultInfo ?? null);
+      case 'tone':
+        return this.onTone(event.sequenceId, event.tone);
+      case 'operationCompleted':
+        return this.onOperationCompleted(event);
+      case 'timer':
+        return this.onTimer(event.timerId);
+      case 'requestFailed':
+        return this.onRequestFailed(event);
+    }
+  }
+
+  // ---- call state ----
+
+  private onCallState(state: string, resultInfo: ResultInfo | null): boolean {
+    const ctx = this.ctx;
+    switch (state) {
+      case 'established':
+        if (ctx.phase === 'incoming' || ctx.phase === 'dialing') {
+          const start = ctx.decision.type === 'answer' || ctx.decision.type === 'outbound' ? ctx.decision.start : null;
+          if (!start || !this.flow) return false; // a rejected or redirected call never gets here
+          ctx.phase = 'established';
+          ctx.establishedAt = this.at;
+          if (!ctx.tonesSubscribed) {
+            ctx.tonesSubscribed = true;
+            this.commands.push({ kind: 'subscribeToTone', body: { clientContext: operationContext(ctx, this.nextSeq()) } });
+          }
+          this.enterNode(start);
+          return true;
+        }
+        if (ctx.phase === 'transferring' && resultInfo && resultInfo.code >= 400) {
+          // The transfer failed and the call stayed with us.
+          this.fail('transfer', { status: resultInfo.code, code: String(resultInfo.subcode ?? ''), message: resultInfo.message ?? undefined });
+          ctx.phase = 'established';
+          const node = this.currentNode('transfer');
+          if (node) this.enterNode(node.fallback);
+          return true;
+        }
+        return false;
+      case 'terminated':
+        ctx.phase = 'ended';
+        ctx.endedAt = this.at;
+        ctx.result = resultInfo;
+        ctx.media = null;
+        ctx.menu = null;
+        ctx.timer = null;
+        this.commands.push({ kind: 'callEnded' });
+        return true;
+      default:
+        // establishing, transferring, transferAccepted, terminating...: nothing to do; a state never goes back.
+        return false;
+    }
+  }
+
+  // ---- tones ----
+
+  private onTone(sequenceId: number, tone: Tone): boolean {
+    const ctx = this.ctx;
+    if (sequenceId <= ctx.lastToneSeq || ctx.heldTones.some((t) => t.sequenceId === sequenceId)) return false; // repeat
+    if (ctx.lastToneSeq !== 0 && sequenceId > ctx.lastToneSeq + 1 && ctx.heldTones.length < MAX_HELD_TONES) {
+      // An earlier key press is still on its way: hold this one so digits keep their order.
+      ctx.heldTones.push({ sequenceId, tone });
+      ctx.heldTones.sort((a, b) => a.sequenceId - b.sequenceId);
+      // Do not wait for the missing key forever.
+      if (!ctx.timer) this.startTimer('interDigit', this.currentNode('menu')?.interDigitTimeoutSeconds ?? 3);
+      return true;
+    }
+    this.takeTone(sequenceId, tone);
+    this.releaseHeldTones(false);
+    return true;
+  }
+
+  private releaseHeldTones(all: boolean): void {
+    const ctx = this.ctx;
+    while (ctx.heldTones.length > 0 && (all || ctx.heldTones[0]!.sequenceId === ctx.lastToneSeq + 1)) {
+      const t = ctx.heldTones.shift()!;
+      this.takeTone(t.sequenceId, t.tone);
+    }
+  }
+
+  private takeTone(sequenceId: number, tone: Tone): void {
+    const ctx = this.ctx;
+    ctx.lastToneSeq = Math.max(ctx.lastToneSeq, sequenceId);
+    const key = TONE_KEYS[tone];
+    if (!key) return;
+    if (ctx.phase !== 'established') return;
+    pushCapped(ctx.digits, key);
+    const node = this.currentNode('menu');
+    if (!node || !ctx.menu) return; // keys outside a menu (a record stop tone, say) only go in the history
+    if (ctx.menu.stage === 'prompt' && ctx.media) {
+      // Barge-in: the caller need not hear the rest of the prompt.
+      this.commands.push({ kind: 'cancelMediaProcessing', body: { clientContext: operationContext(ctx, this.nextSeq()) } });
+      ctx.media = null;
+      ctx.menu.stage = 'input';
+    }
+    ctx.timer = null;
+    if (node.terminator && key === node.terminator) {
+      this.settleMenu(node);
+      return;
+    }
+    ctx.menu.digits += key;
+    const digits = ctx.menu.digits;
+    const keys = Object.keys(node.options);
+    const longer = keys.some((k) => k.length > digits.length && k.startsWith(digits));
+    if (node.options[digits] !== undefined && !longer) return this.chooseOption(node, digits);
+    if (longer) return this.startTimer('interDigit', node.interDigitTimeoutSeconds);
+    this.menuRetry(node, 'invalid');
+  }
+
+  // ---- menus ----
+
+  private settleMenu(node: NodeOf<'menu'>): void {
+    const digits = this.ctx.menu!.digits;
+    if (digits === '') return this.menuRetry(node, 'noInput');
+    if (node.options[digits] !== undefined) return this.chooseOption(node, digits);
+    this.menuRetry(node, 'invalid');
+  }
+
+  private chooseOption(node: NodeOf<'menu'>, digits: string): void {
+    this.ctx.menu = null;
+    this.ctx.timer = null;
+    this.enterNode(node.options[digits]!);
+  }
+
+  private menuRetry(node: NodeOf<'menu'>, why: 'noInput' | 'invalid'): void {
+    const menu = this.ctx.menu!;
+    if (menu.attempt >= node.maxAttempts) {
+      this.ctx.menu = null;
+      this.ctx.timer = null;
+      return this.enterNode(node.fallback);
+    }
+    const lead = why === 'noInput' ? node.noInputPrompt : node.invalidPrompt;
+    this.ctx.menu = { attempt: menu.attempt + 1, digits: '', stage: 'prompt' };
+    this.ctx.timer = null;
+    this.play('menuPrompt', this.ctx.node!, [...(lead ? [lead] : []), node.prompt]);
+  }
+
+  private onTimer(timerId: string): boolean {
+    const ctx = this.ctx;
+    if (!ctx.timer || ctx.timer.id !== timerId) return false; // superseded
+    const purpose = ctx.timer.purpose;
+    ctx.timer = null;
+    if (ctx.heldTones.length > 0) {
+      // The missing key press never came: the keys that did arrive are the caller's input, in order.
+      this.releaseHeldTones(true);
+      return true;
+    }
+    const node = this.currentNode('menu');
+    if (!node || !ctx.menu) return true;
+    if (purpose === 'interDigit') this.settleMenu(node);
+    else if (ctx.menu.digits !== '') this.settleMenu(node);
+    else this.menuRetry(node, 'noInput');
+    return true;
+  }
+
+  // ---- media operations ----
+
+  private onOperationCompleted(event: Extract<IvrEvent, { kind: 'operationCompleted' }>): boolean {
+    const ctx = this.ctx;
+    const media = ctx.media;
+    if (!media || media.seq !== event.seq) return false; // an old, cancelled or repeated completion
+    ctx.media = null;
+    if (event.status === 'failed') {
+      this.fail(media.kind, {
+        status: event.resultInfo?.code,
+        code: event.resultInfo?.subcode != null ? String(event.resultInfo.subcode) : undefined,
+        message: event.resultInfo?.message ?? undefined,
+      });
+    }
+    this.mediaFinished(media, event);
+    return true;
+  }
+
+  private mediaFinished(media: PendingMedia, event: { status: 'completed' | 'failed'; completionReason?: string | null; resultInfo?: ResultInfo | null; recording?: { location: string; accessToken: string } | null; at: string }): void {
+    const ctx = this.ctx;
+    if (ctx.phase !== 'established' && ctx.phase !== 'hangingUp') return;
+    switch (media.kind) {
+      case 'play': {
+        const node = this.currentNode('play');
+        if (node) this.enterNode(node.next);
+        return;
+      }
+      case 'menuPrompt': {
+        const node = this.currentNode('menu');
+        if (!node || !ctx.menu) return;
+        ctx.menu.stage = 'input';
+        this.startTimer('noInput', node.noInputTimeoutSeconds);
+        return;
+      }
+      case 'record': {
+        const node = this.currentNode('record');
+        if (!node) return;
+        const outcome = recordOutcome(event.status, event.completionReason ?? null, event.resultInfo ?? null);
+        const ref: RecordingRef = {
+          seq: media.seq,
+          node: media.node,
+          outcome,
+          completionReason: event.completionReason ?? null,
+          hasAudio: Boolean(event.recording),
+        };
+        if (ctx.recordings.length < HISTORY_LIMIT) ctx.recordings.push(ref);
+        if (event.recording) {
+          this.commands.push({
+            kind: 'saveRecording',
+            seq: media.seq,
+            node: media.node,
+            location: event.recording.location,
+            accessToken: event.recording.accessToken,
+            completionReason: event.completionReason ?? outcome,
+            durationSeconds: null,
+          });
+        }
+        this.enterNode(node.next[outcome]);
+        return;
+      }
+      case 'goodbye':
+        this.hangUp();
+        return;
+    }
+  }
+
+  private onRequestFailed(event: Extract<IvrEvent, { kind: 'requestFailed' }>): boolean {
+    const ctx = this.ctx;
+    this.fail(event.request, { status: event.status, code: event.code, message: event.message });
+    switch (event.request) {
+      case 'playPrompt':
+      case 'recordResponse':
+        if (!ctx.media || ctx.media.seq !== event.seq) return true;
+        {
+          const media = ctx.media;
+          ctx.media = null;
+          this.mediaFinished(media, { status: 'failed', at: event.at, resultInfo: event.status ? { code: event.status } : null });
+        }
+        return true;
+      case 'transfer': {
+        if (ctx.phase !== 'transferring') return true;
+        ctx.phase = 'established';
+        const node = this.currentNode('transfer');
+        if (node) this.enterNode(node.fallback);
+        return true;
+      }
+      case 'answer':
+      case 'reject':
+      case 'redirect':
+      case 'createCall':
+      case 'hangUp':
+        // Nothing more can be done for this call from here; the sweep closes it.
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  // ---- nodes ----
+
+  private get flow() {
+    return this.env.flow?.flow ?? null;
+  }
+
+  private currentNode<T extends FlowNode['type']>(type: T): NodeOf<T> | null {
+    const node = this.ctx.node ? this.flow?.nodes[this.ctx.node] : undefined;
+    return node && node.type === type ? (node as NodeOf<T>) : null;
+  }
+
+  private enterNode(id: string): void {
+    const ctx = this.ctx;
+    const node = this.flow?.nodes[id];
+    if (!node) {
+      // The flow changed under a running call; end it cleanly rather than guess.
+      this.fail('flow', { message: `node "${id}" no longer exists` });
+      return this.hangUp();
+    }
+    ctx.node = id;
+    ctx.menu = null;
+    ctx.timer = null;
+    pushCapped(ctx.visited, id);
+    switch (node.type) {
+      case 'play':
+        return this.play('play', id, node.prompts);
+      case 'menu':
+        ctx.menu = { attempt: 1, digits: '', stage: 'prompt' };
+        return this.play('menuPrompt', id, [node.prompt]);
+      case 'record': {
+        const seq = this.nextSeq();
+        ctx.media = { seq, kind: 'record', node: id };
+        return void this.commands.push({
+          kind: 'recordResponse',
+          seq,
+          body: {
+            ...(node.prompt ? { prompts: [mediaPrompt(this.flow!, node.prompt)] } : {}),
+            bargeInAllowed: node.bargeInAllowed,
+            initialSilenceTimeoutInSeconds: node.initialSilenceTimeoutSeconds,
+            maxSilenceTimeoutInSeconds: node.maxSilenceTimeoutSeconds,
+            maxRecordDurationInSeconds: node.maxRecordDurationSeconds,
+            playBeep: node.playBeep,
+            stopTones: node.stopTones,
+            clientContext: operationContext(ctx, seq),
+          },
+        });
+      }
+      case 'transfer':
+        ctx.phase = 'transferring';
+        return void this.commands.push({ kind: 'transfer', body: { transferTarget: toInvitationTarget(node.target) } });
+      case 'hangup':
+        if (node.prompt) return this.play('goodbye', id, [node.prompt]);
+        return this.hangUp();
+    }
+  }
+
+  private play(kind: PendingMedia['kind'], node: string, prompts: string[]): void {
+    const seq = this.nextSeq();
+    this.ctx.media = { seq, kind, node };
+    if (kind === 'goodbye') this.ctx.phase = 'hangingUp';
+    this.commands.push({
+      kind: 'playPrompt',
+      seq,
+      body: { prompts: prompts.map((p) => mediaPrompt(this.flow!, p)), clientContext: operationContext(this.ctx, seq) },
+    });
+  }
+
+  private hangUp(): void {
+    this.ctx.phase = 'hangingUp';
+    this.ctx.media = null;
+    this.ctx.menu = null;
+    this.ctx.timer = null;
+    this.commands.push({ kind: 'hangUp' });
+  }
+
+  private startTimer(purpose: 'noInput' | 'interDigit', seconds: number): void {
+    const id = `${purpose}-${this.nextSeq()}`;
+    this.ctx.timer = { id, purpose };
+    this.commands.push({ kind: 'startTimer', timerId: id, delaySeconds: seconds });
+  }
+
+  private nextSeq(): number {
+    this.ctx.seq += 1;
+    return this.ctx.seq;
+  }
+
+  private fail(what: string, details: { status?: number; code?: string; message?: string }): void {
+    if (this.ctx.failures.length >= HISTORY_LIMIT) return;
+    this.ctx.failures.push({ at: this.at, what, ...stripUndefined(details) });
+  }
+}
+
+/** How a recording ended: beta's completionReason when present, else v1.0's result codes. */
+export function recordOutcome(
+  status: 'completed' | 'failed',
+  completionReason: string | null,
+  resultInfo: ResultInfo | null,
+): RecordingRef['outcome'] {
+  switch (completionReason) {
+    case 'stopToneDetected':
+      return 'stopTone';
+    case 'maxRecordDurationReached':
+      return 'maxDuration';
+    case 'initialSilenceTimeout':
+    case 'maxSilenceTimeout':
+      return 'silence';
+    case null:
+    case undefined:
+      break;
+    default:
+      return 'failure';
+  }
+  if (status === 'failed') return 'failure';
+  switch (resultInfo?.subcode) {
+    case 8515:
+      return 'maxDuration';
+    case 8514:
+      return 'stopTone';
+    case 8510:
+    case 8511:
+      return 'silence';
+    default:
+      return 'failure';
+  }
+}
+
+function pushCapped<T>(list: T[], item: T): void {
+  if (list.length < HISTORY_LIMIT) list.push(item);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as Partial<T>;
+}

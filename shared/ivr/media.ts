@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+import type { MediaInfo, MediaPrompt } from '../graph/schemas';
+import type { FlowFile } from '../flows/schema';
+
+/** A stable resourceId per prompt URI, so Graph's pre-fetch cache is hit when the prompt is played. */
+export function resourceIdFor(uri: string): string {
+  const h = createHash('sha256').update(uri).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
+}
+
+export function mediaInfo(flow: FlowFile, promptName: string): MediaInfo {
+  const uri = flow.prompts[promptName];
+  if (!uri) throw new Error(`no prompt named "${promptName}"`); // unreachable for validated flows
+  return { uri, resourceId: resourceIdFor(uri) };
+}
+
+export function mediaPrompt(flow: FlowFile, promptName: string): MediaPrompt {
+  return { '@odata.type': '#microsoft.graph.mediaPrompt', mediaInfo: mediaInfo(flow, promptName) };
+}
