@@ -19,6 +19,8 @@ export interface LocalHostOptions {
   host?: string;
   /** Folder holding package.json; defaults to the project root. */
   projectRoot?: string;
+  /** Function files to load instead of the package.json "main" glob (tests load the TypeScript sources). */
+  functionFiles?: string[];
   /** Poll storage queues for queue-triggered functions (default true). */
   pollQueues?: boolean;
   log?: (line: string) => void;
@@ -57,8 +59,8 @@ export function functionFiles(root: string): string[] {
     .map((f) => join(dir, f));
 }
 
-export function loadFunctions(root: string): Registration[] {
-  for (const file of functionFiles(root)) require(file);
+export function loadFunctions(files: string[]): Registration[] {
+  for (const file of files) require(file);
   return registrations;
 }
 
@@ -115,7 +117,7 @@ async function writeResponse(res: ServerResponse, init: HttpResponseInit | HttpR
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
   const root = options.projectRoot ?? projectRoot();
   const log = options.log ?? ((line: string) => console.log(line));
-  const all = loadFunctions(root);
+  const all = loadFunctions(options.functionFiles ?? functionFiles(root));
   const http = all.filter((r): r is Extract<Registration, { kind: 'http' }> => r.kind === 'http');
   const routes = http.map((r) => ({
     reg: r,

@@ -24,14 +24,19 @@ export interface App {
   calls(log: Logger): CallService;
 }
 
-export function createApp(settings: Settings): App {
+export interface AppOverrides {
+  /** Replaces the @azure/identity credential (tests that have no token endpoint). */
+  getToken?: () => Promise<string>;
+}
+
+export function createApp(settings: Settings, overrides: AppOverrides = {}): App {
   const cs = settings.AzureWebJobsStorage;
   const store = TableCallStore.fromConnectionString(cs, settings.IVR_CALLS_TABLE);
   const records = TableRecordStore.fromConnectionString(cs, settings.IVR_RECORDS_TABLE);
   const blobs = AzureRecordingBlobStore.fromConnectionString(cs, settings.IVR_RECORDINGS_CONTAINER);
   const timers = StorageTimerQueue.fromConnectionString(cs, TIMER_QUEUE);
   const tenantId = settings.AZURE_TENANT_ID;
-  const getToken = tokenGetter(() => {
+  const getToken = overrides.getToken ?? tokenGetter(() => {
     if (!tenantId) throw new Error('AZURE_TENANT_ID is not set');
     return createCredential({
       tenantId,
@@ -94,6 +99,11 @@ let current: App | null = null;
 export function getApp(): App {
   current ??= createApp(loadSettings());
   return current;
+}
+
+/** Replaces the process-wide app (tests), or drops it so the next use rebuilds it from the environment. */
+export function useApp(app: App | null): void {
+  current = app;
 }
 
 /** Adapts an invocation context to the logger the domain uses. */
