@@ -60,6 +60,7 @@ export function functionFiles(root: string): string[] {
 }
 
 export function loadFunctions(files: string[]): Registration[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- function files register themselves when loaded
   for (const file of files) require(file);
   return registrations;
 }

@@ -110,7 +110,9 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
       if (!flow.nodes[edge.to]) add(['nodes', id, ...edge.path], `no node named "${edge.to}"`);
     }
     for (const p of nodePrompts(node)) {
-      if (!flow.prompts[p.name]) add(['nodes', id, ...p.path], `no prompt named "${p.name}"`);
+      // A play node's prompt index is an array index: $.nodes.x.prompts[1], as in the schema's own problems.
+      const path = node.type === 'play' ? [p.path[0]!, Number(p.path[1])] : p.path;
+      if (!flow.prompts[p.name]) add(['nodes', id, ...path], `no prompt named "${p.name}"`);
     }
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {

@@ -15,6 +15,7 @@ export const registrations: Registration[] = [];
 function inFunctionsHost(): boolean {
   // The worker provides this module; outside it @azure/functions only warns on every registration.
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a probe, not a dependency
     require('@azure/functions-core');
     return true;
   } catch {

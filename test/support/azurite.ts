@@ -66,7 +66,7 @@ export async function startAzurite(): Promise<Azurite> {
     await Promise.all([waitForPort(blob, deadline), waitForPort(queue, deadline), waitForPort(table, deadline)]);
   } catch (err) {
     child.kill();
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
   }
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
