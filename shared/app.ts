@@ -21,7 +21,8 @@ export interface App {
   settings: Settings;
   auth: CallbackAuthenticator;
   flows(): FlowCatalog;
-  calls(log: Logger): CallService;
+  /** A call service logging to one invocation; `now` lets timers and tests see another clock. */
+  calls(log: Logger, now?: () => Date): CallService;
 }
 
 export interface AppOverrides {
@@ -64,7 +65,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     settings,
     auth,
     flows,
-    calls: (log) => {
+    calls: (log, now) => {
       // Cheap per invocation: the token cache lives in getToken, shared by all.
       const graph = new GraphClient({
         baseUrl: settings.GRAPH_BASE_URL,
@@ -88,6 +89,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         recordingMaxBytes: settings.IVR_RECORDING_MAX_BYTES,
         allowLocalHttp: settings.IVR_LOCAL_DEV_HTTP,
         log,
+        now,
       });
     },
   };

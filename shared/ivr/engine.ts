@@ -306,6 +306,13 @@ class Run {
       if (!ctx.timer) this.startTimer('interDigit', this.currentNode('menu')?.interDigitTimeoutSeconds ?? 3);
       return true;
     }
+    if (ctx.heldTones.length > 0 && sequenceId > ctx.lastToneSeq + 1) {
+      // Too many keys wait on the missing one: give it up and apply what arrived, in order.
+      ctx.heldTones.push({ sequenceId, tone });
+      ctx.heldTones.sort((a, b) => a.sequenceId - b.sequenceId);
+      this.releaseHeldTones(true);
+      return true;
+    }
     this.takeTone(sequenceId, tone);
     this.releaseHeldTones(false);
     return true;
