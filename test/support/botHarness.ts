@@ -1,10 +1,10 @@
 import { mkdtempSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { createApp, useApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
-import { startLocalHost, type LocalHost } from '../../host/localHost';
+import { functionFiles, projectRoot, startLocalHost, type LocalHost } from '../../host/localHost';
 import { startAzurite, type Azurite } from './azurite';
 import { startFakeGraph, type FakeGraph } from './fakeGraph';
 import { startTokenIssuer, TEST_APP_ID, TEST_TENANT, type TokenIssuer } from './tokenIssuer';
@@ -27,7 +27,7 @@ export interface BotHarness {
   stop(): Promise<void>;
 }
 
-export const REPO = resolve(__dirname, '..', '..');
+export const REPO = projectRoot(__dirname);
 
 export async function startBotHarness(options: { flows?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<BotHarness> {
   const [azurite, graph, issuer] = await Promise.all([startAzurite(), startFakeGraph(), startTokenIssuer()]);
@@ -52,10 +52,14 @@ export async function startBotHarness(options: { flows?: Record<string, unknown>
   };
   Object.assign(process.env, env);
   useApp(createApp(loadSettings(env), { getToken: async () => 'graph-test-token' }));
+  // Under Jest the TypeScript sources; compiled (the benchmark), the package.json main glob.
   const functionsDir = join(REPO, 'functions');
+  const files = __filename.endsWith('.ts')
+    ? readdirSync(functionsDir).filter((f) => f.endsWith('.ts')).map((f) => join(functionsDir, f))
+    : functionFiles(REPO);
   const host = await startLocalHost({
     port: 0,
-    functionFiles: readdirSync(functionsDir).filter((f) => f.endsWith('.ts')).map((f) => join(functionsDir, f)),
+    functionFiles: files,
     log: () => undefined,
   });
   return {
