@@ -3,12 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: {
-    '^.+\\.[tj]s$': [
-      '@swc/jest',
-      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
-    ],
-  },
+  // Transpile only (isolatedModules): `npm run build` already type-checks everything.
+  transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   // jose ships only ES modules: compile it for Jest's CommonJS runtime.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 30000,
