@@ -59,11 +59,11 @@ async function main(): Promise<void> {
       const i = next++;
       const callId = `bench-${i.toString().padStart(6, '0')}-0000-0000-000000000000`;
       let t = performance.now();
-      let res = await bot.notify(incomingCall(callId, { to: '+14255550190', from: '+12065550123' }));
+      const res = await bot.notify(incomingCall(callId, { to: '+14255550190', from: '+12065550123' }));
       times.incoming.push(performance.now() - t);
       if (res.status !== 202) throw new Error(`incoming answered ${res.status}`);
       t = performance.now();
-      res = await bot.notify(callUpdate(callId, { state: 'established' }));
+      await bot.notify(callUpdate(callId, { state: 'established' }));
       times.established.push(performance.now() - t);
       const play = bot.graph.requests.filter((r) => r.callId === callId && r.action === 'playPrompt').pop();
       if (play) {
