@@ -208,7 +208,15 @@ export function loadFlowDirectory(dir: string): FlowCatalog {
   }
   for (const name of files) {
     const file = join(dir, name);
-    const result = validateFlowText(readFileSync(file, 'utf8'), file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      // One unreadable entry (a directory named *.json, no permission) must not hide the other flows.
+      problems.push({ file, path: '', message: `cannot read the file: ${(err as Error).message}` });
+      continue;
+    }
+    const result = validateFlowText(text, file);
     if (!result.flow) {
       problems.push(...result.problems);
       continue;
@@ -217,7 +225,9 @@ export function loadFlowDirectory(dir: string): FlowCatalog {
     const identities = [loaded.flow.number, ...loaded.flow.aliases, ...(loaded.flow.applicationInstanceId ? [loaded.flow.applicationInstanceId] : [])];
     const clash = identities.find((id) => byIdentity.has(id));
     if (clash) {
-      problems.push({ file, path: '$.number', message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}` });
+      const f = loaded.flow;
+      const path = clash === f.number ? '$.number' : f.aliases.includes(clash) ? `$.aliases[${f.aliases.indexOf(clash)}]` : '$.applicationInstanceId';
+      problems.push({ file, path, message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}` });
       continue;
     }
     for (const id of identities) byIdentity.set(id, loaded);

@@ -186,7 +186,7 @@ export const flowFileSchema = z.strictObject({
     .describe('Application instance (resource account) that owns the number; outbound calls are placed from it'),
   description: z.string().max(500).optional(),
   prompts: z
-    .record(promptName, z.url({ protocol: /^https$/ }).describe('https URI of a WAV file'))
+    .record(promptName, z.url({ protocol: /^https$/, error: 'a prompt is an absolute https URL (Graph does not play http prompts reliably)' }).describe('https URI of a WAV file'))
     .describe('Prompt names and their https URIs'),
   schedules: z.record(z.string().regex(NAME), scheduleSchema).default({}),
   rules: z.array(ruleSchema).max(100).default([]).describe('Evaluated in order; the first that matches decides'),

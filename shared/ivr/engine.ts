@@ -175,7 +175,10 @@ export function answerBody(env: EngineEnv, flow: LoadedFlow, start: string): Ans
     acceptedModalities: ['audio'],
     mediaConfig: {
       '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
-      preFetchMedia: (flow.promptsByEntry.get(start) ?? []).map((name) => mediaInfo(flow.flow, name)),
+      // One entry per URI: two prompt names may share a file.
+      preFetchMedia: [
+        ...new Map((flow.promptsByEntry.get(start) ?? []).map((name) => mediaInfo(flow.flow, name)).map((m) => [m.uri, m])).values(),
+      ],
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { isLoopbackHost } from '../config/settings';
 
 /**
@@ -15,20 +15,30 @@ export interface RecordingBlobStore {
 }
 
 export class AzureRecordingBlobStore implements RecordingBlobStore {
-  private ready: Promise<unknown> | null = null;
+  private container: Promise<ContainerClient> | null = null;
 
-  constructor(private readonly container: ContainerClient) {}
+  /** The Blob SDK loads on the first recording, not at cold start. */
+  constructor(private readonly connect: () => Promise<ContainerClient>) {}
 
   static fromConnectionString(connectionString: string, container: string): AzureRecordingBlobStore {
-    return new AzureRecordingBlobStore(BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container));
+    return new AzureRecordingBlobStore(async () => {
+      const { BlobServiceClient } = await import('@azure/storage-blob');
+      const client = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
+      await client.createIfNotExists();
+      return client;
+    });
+  }
+
+  private client(): Promise<ContainerClient> {
+    this.container ??= this.connect().catch((err) => {
+      this.container = null;
+      throw err;
+    });
+    return this.container;
   }
 
   async upload(blobName: string, body: Readable, contentType: string, metadata: Record<string, string>): Promise<number> {
-    this.ready ??= this.container.createIfNotExists().catch((err) => {
-      this.ready = null;
-      throw err;
-    });
-    await this.ready;
+    const container = await this.client();
     let bytes = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -37,14 +47,14 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
       },
     });
     body.on('error', (err) => counter.destroy(err));
-    await this.container
+    await container
       .getBlockBlobClient(blobName)
       .uploadStream(body.pipe(counter), 256 * 1024, 4, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
     return bytes;
   }
 
   async delete(blobName: string): Promise<void> {
-    await this.container.getBlockBlobClient(blobName).deleteIfExists();
+    await (await this.client()).getBlockBlobClient(blobName).deleteIfExists();
   }
 }
 

@@ -1,4 +1,4 @@
-import { QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 
 /**
  * Per-call timers (menu no-input and inter-digit waits) as storage-queue messages made
@@ -16,22 +16,28 @@ export interface TimerQueue {
 }
 
 export class StorageTimerQueue implements TimerQueue {
-  private ready: Promise<unknown> | null = null;
+  private queue: Promise<QueueClient> | null = null;
 
-  constructor(readonly client: QueueClient) {}
+  /** The Queue SDK loads on the first timer, not at cold start. */
+  constructor(private readonly connect: () => Promise<QueueClient>) {}
 
   static fromConnectionString(connectionString: string, queueName: string): StorageTimerQueue {
-    return new StorageTimerQueue(new QueueClient(connectionString, queueName));
+    return new StorageTimerQueue(async () => {
+      const { QueueClient } = await import('@azure/storage-queue');
+      const client = new QueueClient(connectionString, queueName);
+      await client.createIfNotExists();
+      return client;
+    });
   }
 
   async schedule(message: TimerMessage, delaySeconds: number): Promise<void> {
-    this.ready ??= this.client.createIfNotExists().catch((err) => {
-      this.ready = null;
+    this.queue ??= this.connect().catch((err) => {
+      this.queue = null;
       throw err;
     });
-    await this.ready;
+    const client = await this.queue;
     // Base64, the Functions queue trigger's default message encoding.
     const text = Buffer.from(JSON.stringify(message)).toString('base64');
-    await this.client.sendMessage(text, { visibilityTimeout: delaySeconds, messageTimeToLive: 3600 });
+    await client.sendMessage(text, { visibilityTimeout: delaySeconds, messageTimeToLive: 3600 });
   }
 }
