@@ -54,9 +54,11 @@ const WAV = makeWav(3);
 
 beforeAll(async () => {
   bot = await startBotHarness({ flows: { 'line.json': flow, 'nokeep.json': noKeep } });
+  let flaky = 0;
   media = createServer((req, res) => {
     if (req.headers.authorization !== 'Bearer rec-token') return void res.writeHead(401).end();
     if (req.url === '/gone.wav') return void res.writeHead(404).end();
+    if (req.url === '/flaky.wav' && flaky++ < 2) return void res.writeHead(503).end();
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.end(WAV);
   });
@@ -224,6 +226,57 @@ test('a number that must not keep media discards recordings without downloading 
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
   const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
   expect(record.recordings).toEqual([expect.objectContaining({ status: 'discarded', blobName: null })]);
+});
+
+test('a download that fails with 503 is retried while the location is valid, then stored', async () => {
+  const callId = newCallId();
+  await answered(callId);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  await tone(callId, 1, 'tone1');
+  await complete(callId, lastOp(callId, 'recordResponse'), {
+    completionReason: 'maxSilenceTimeout',
+    recordingLocation: `${mediaUrl}/flaky.wav`,
+    recordingAccessToken: 'rec-token',
+  });
+  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
+  expect(record.recordings).toEqual([expect.objectContaining({ status: 'stored', bytes: WAV.length, completionReason: 'maxSilenceTimeout' })]);
+});
+
+test('a media operation Graph completes synchronously moves the flow on without a notification', async () => {
+  const callId = newCallId();
+  bot.graph.responders.push((r) =>
+    r.callId === callId && r.action === 'playPrompt' && promptUris(r)[0] === 'greeting.wav'
+      ? { status: 200, body: { id: 'sync-op', status: 'completed', clientContext: opContext(r), resultInfo: { code: 200, subcode: 0 } } }
+      : undefined,
+  );
+  await answered(callId);
+  bot.graph.responders.pop();
+  expect(sent(callId).filter((r) => r.action === 'playPrompt').map(promptUris)).toEqual([['greeting.wav'], ['menu.wav']]);
+});
+
+test('recordings past their retention are deleted from Blob storage by housekeeping', async () => {
+  const callId = newCallId();
+  await answered(callId);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  await tone(callId, 1, 'tone1');
+  await complete(callId, lastOp(callId, 'recordResponse'), {
+    completionReason: 'stopToneDetected',
+    recordingLocation: `${mediaUrl}/rec2.wav`,
+    recordingAccessToken: 'rec-token',
+  });
+  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
+  const before = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<{ blobName: string }> };
+  const blob = BlobServiceClient.fromConnectionString(bot.azurite.connectionString).getContainerClient('recordings').getBlockBlobClient(before.recordings[0]!.blobName);
+  expect(await blob.exists()).toBe(true);
+  const app = createApp(loadSettings(bot.env), { getToken: async () => 't' });
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  expect((await app.calls(quiet).expireRecordings()).deleted).toBe(0);
+  const { deleted } = await app.calls(quiet, () => new Date(Date.now() + 8 * 86_400_000)).expireRecordings();
+  expect(deleted).toBeGreaterThanOrEqual(1);
+  expect(await blob.exists()).toBe(false);
+  const after = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<{ status: string }> };
+  expect(after.recordings[0]!.status).toBe('deleted');
 });
 
 test('the caller hanging up mid-recording closes the call with no completion', async () => {
