@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { Reply, RequestContext, Route } from './server';
+import type { Signer } from './signing';
+
+/**
+ * A stand-in for Entra ID's client-credentials flow, enough for @azure/identity's
+ * ClientSecretCredential (MSAL) pointed at the simulator with `authorityHost` and
+ * `disableInstanceDiscovery: true`: the tenant's OpenID configuration and token endpoint.
+ * Also the calling platform's callback-token keys (`/v1/.well-known/OpenIdConfiguration`).
+ */
+
+const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+const GRAPH_ROLES = [
+  'Calls.AccessMedia.All',
+  'Calls.Initiate.All',
+  'Calls.InitiateGroupCall.All',
+  'Calls.JoinGroupCall.All',
+];
+
+export interface IdentityOptions {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** Lifetime of issued access tokens, in real seconds. */
+  accessTokenLifetimeSeconds: number;
+}
+
+export class TokenService {
+  /** Issued access tokens → expiry (epoch ms). Graph requests must carry one of these. */
+  private readonly issued = new Map<string, number>();
+
+  constructor(
+    private readonly signer: Signer,
+    private readonly options: IdentityOptions,
+  ) {}
+
+  /** An app-only Graph access token, as the token endpoint would issue. */
+  issue(): { accessToken: string; expiresIn: number } {
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = this.options.accessTokenLifetimeSeconds;
+    const accessToken = this.signer.sign({
+      aud: 'https://graph.microsoft.com',
+      iss: `https://sts.windows.net/${this.options.tenantId}/`,
+      iat: now,
+      nbf: now,
+      exp: now + lifetime,
+      appid: this.options.clientId,
+      idtyp: 'app',
+      roles: GRAPH_ROLES,
+      tid: this.options.tenantId,
+      uti: randomUUID(),
+    });
+    this.issued.set(accessToken, (now + lifetime) * 1000);
+    return { accessToken, expiresIn: lifetime };
+  }
+
+  isValid(token: string | undefined): boolean {
+    const expiry = token === undefined ? undefined : this.issued.get(token);
+    return expiry !== undefined && expiry > Date.now();
+  }
+
+  routes(): Route[] {
+    const tenantPath = '/([^/]+)';
+    return [
+      {
+        method: 'GET',
+        path: new RegExp(`^${tenantPath}/v2\\.0/\\.well-known/openid-configuration$`),
+        handle: (ctx, m) => this.openIdConfiguration(ctx, m[1]!),
+      },
+      {
+        method: 'POST',
+        path: new RegExp(`^${tenantPath}/oauth2/v2\\.0/token$`),
+        handle: (ctx, m) => this.token(ctx, m[1]!),
+      },
+      {
+        method: 'GET',
+        path: new RegExp(`^${tenantPath}/discovery/v2\\.0/keys$`),
+        handle: () => ({ status: 200, body: this.signer.jwks() }),
+      },
+      {
+        method: 'GET',
+        path: /^\/v1\/\.well-known\/OpenIdConfiguration$/,
+        // The shape of https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration.
+        handle: (ctx) => ({
+          status: 200,
+          body: {
+            issuer: 'https://api.botframework.com',
+            authorization_endpoint: 'https://invalid.botframework.com',
+            jwks_uri: `${ctx.origin}/v1/keys`,
+            id_token_signing_alg_values_supported: ['RS256'],
+            token_endpoint_auth_methods_supported: ['private_key_jwt'],
+          },
+        }),
+      },
+      { method: 'GET', path: /^\/v1\/keys$/, handle: () => ({ status: 200, body: this.signer.jwks() }) },
+    ];
+  }
+
+  private openIdConfiguration(ctx: RequestContext, tenant: string): Reply {
+    if (tenant !== this.options.tenantId) return tenantNotFound(tenant);
+    const base = `${ctx.origin}/${tenant}`;
+    return {
+      status: 200,
+      body: {
+        issuer: `${base}/v2.0`,
+        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+        token_endpoint: `${base}/oauth2/v2.0/token`,
+        device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+        jwks_uri: `${base}/discovery/v2.0/keys`,
+        token_endpoint_auth_methods_supported: [
+          'client_secret_post',
+          'private_key_jwt',
+          'client_secret_basic',
+        ],
+        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+        response_modes_supported: ['query', 'fragment', 'form_post'],
+        subject_types_supported: ['pairwise'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+        claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'tid', 'ver'],
+        request_uri_parameter_supported: false,
+        tenant_region_scope: 'NA',
+        cloud_instance_name: 'microsoftonline.com',
+        cloud_graph_host_name: 'graph.windows.net',
+        msgraph_host: 'graph.microsoft.com',
+      },
+    };
+  }
+
+  private token(ctx: RequestContext, tenant: string): Reply {
+    if (tenant !== this.options.tenantId) return tenantNotFound(tenant);
+    const form = new URLSearchParams(ctx.body.toString('utf8'));
+    // MSAL posts the secret in the form; client_secret_basic is accepted too. Extra
+    // parameters MSAL adds (client_info, claims, x-client-* telemetry) are ignored.
+    const basic = /^Basic\s+(\S+)$/i.exec(ctx.headers.authorization ?? '')?.[1];
+    const [basicId, basicSecret] = basic
+      ? Buffer.from(basic, 'base64').toString('utf8').split(':').map(decodeURIComponent)
+      : [];
+    const clientId = form.get('client_id') ?? basicId;
+    const clientSecret = form.get('client_secret') ?? basicSecret;
+    if (form.get('grant_type') !== 'client_credentials') {
+      return aadError(
+        400,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${form.get('grant_type') ?? ''}'.`,
+      );
+    }
+    if (clientId !== this.options.clientId) {
+      return aadError(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId ?? ''}' was not found in the directory '${tenant}'.`,
+      );
+    }
+    if (clientSecret !== this.options.clientSecret) {
+      return aadError(
+        401,
+        'invalid_client',
+        7000215,
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+      );
+    }
+    const scopes = (form.get('scope') ?? '').split(/\s+/).filter(Boolean);
+    if (!scopes.includes(GRAPH_SCOPE)) {
+      return aadError(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope '${scopes.join(' ')}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${GRAPH_SCOPE}).`,
+      );
+    }
+    const { accessToken, expiresIn } = this.issue();
+    return {
+      status: 200,
+      headers: { 'cache-control': 'no-store' },
+      body: {
+        token_type: 'Bearer',
+        expires_in: expiresIn,
+        ext_expires_in: expiresIn,
+        access_token: accessToken,
+      },
+    };
+  }
+}
+
+function tenantNotFound(tenant: string): Reply {
+  return aadError(
+    400,
+    'invalid_tenant',
+    90002,
+    `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID.`,
+  );
+}
+
+/** Entra ID's error body: error, "AADSTSnnnn: …" description, error_codes, trace and correlation ids. */
+function aadError(status: number, error: string, code: number, message: string): Reply {
+  const traceId = randomUUID();
+  const correlationId = randomUUID();
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+  return {
+    status,
+    body: {
+      error,
+      error_description: `AADSTS${code}: ${message} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: [code],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+    },
+  };
+}
