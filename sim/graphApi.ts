@@ -149,7 +149,7 @@ export class GraphApi {
           'client-request-id': clientRequestId,
           ...(result.location ? { location: `${this.deps.graphBaseUrl()}${result.location}` } : {}),
         },
-        ...(result.body === undefined ? {} : { body: result.body }),
+        ...(result.body === undefined || result.body === null ? {} : { body: result.body as object }),
       };
     })();
     // A slow platform: the request has taken effect, only the answer is late.
