@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { startAzurite, freePort, type Azurite } from './azurite';
+import { startSimulator, type Simulator, type SimulatorOptions } from './index';
+
+/**
+ * The whole product on one machine, as the demo, `npm run sim` and the end-to-end tests run
+ * it: Azurite in memory, one or more bot instances (the compiled local host, each its own
+ * process, with the real credential and JWT paths), the Graph simulator, and a small proxy
+ * in front of the bots that spreads the platform's notifications across them.
+ */
+
+export interface StackOptions {
+  flowsDir: string;
+  instances?: number;
+  sim?: Omit<SimulatorOptions, 'botCallbackUrl'>;
+  /** Extra settings for the bot processes. */
+  botEnv?: Record<string, string>;
+  /** Where the bot processes' log lines go (default: dropped). */
+  log?: (line: string) => void;
+}
+
+export interface BotInstance {
+  port: number;
+  url: string;
+  running: boolean;
+}
+
+export interface Stack {
+  sim: Simulator;
+  azurite: Azurite;
+  bots: BotInstance[];
+  /** The address the platform calls back: the proxy in front of the bot instances. */
+  botUrl: string;
+  env: Record<string, string>;
+  /** Notifications each instance received through the proxy. */
+  delivered: number[];
+  stopBot(index: number): Promise<void>;
+  startBot(index: number): Promise<void>;
+  callRecord(callId: string): Promise<Record<string, unknown> | null>;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`the bot did not listen on port ${port} in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const instances = options.instances ?? 1;
+  const log = options.log ?? (() => undefined);
+  const proxyPort = await freePort();
+  const botUrl = `http://127.0.0.1:${proxyPort}`;
+  const [azurite, sim] = await Promise.all([
+    startAzurite(),
+    startSimulator({ graphOverHttps: true, ...(options.sim ?? {}), botCallbackUrl: `${botUrl}/api/calls` }),
+  ]);
+  const env: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    BOT_APP_ID: sim.botAppId,
+    BOT_CALLBACK_URL: botUrl,
+    CALLBACK_OPENID_CONFIG_URL: sim.openIdConfigUrl,
+    GRAPH_BASE_URL: sim.graphBaseUrl,
+    AZURE_TENANT_ID: sim.tenantId,
+    AZURE_CLIENT_ID: sim.clientId,
+    AZURE_CLIENT_SECRET: sim.clientSecret,
+    AZURE_AUTHORITY_HOST: sim.authorityHost,
+    NODE_EXTRA_CA_CERTS: sim.caCertPath,
+    IVR_FLOWS_DIR: options.flowsDir,
+    IVR_LOCAL_DEV_HTTP: 'true',
+    ...(options.botEnv ?? {}),
+  };
+  const bots: Array<BotInstance & { child: ChildProcess | null }> = [];
+  for (let i = 0; i < instances; i++) {
+    const port = await freePort();
+    bots.push({ port, url: `http://127.0.0.1:${port}`, running: false, child: null });
+  }
+
+  const startBot = async (index: number) => {
+    const bot = bots[index]!;
+    if (bot.running) return;
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'host', 'localHost.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, PORT: String(bot.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const forward = (data: Buffer) => {
+      for (const line of data.toString().split('\n')) if (line.trim()) log(`[bot ${index}] ${line}`);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    bot.child = child;
+    await waitForPort(bot.port, 20_000);
+    bot.running = true;
+  };
+  const stopBot = async (index: number) => {
+    const bot = bots[index]!;
+    if (!bot.child) return;
+    const child = bot.child;
+    bot.running = false;
+    bot.child = null;
+    if (child.exitCode === null) {
+      await new Promise<void>((ok) => {
+        child.once('exit', () => ok());
+        child.kill('SIGKILL'); // a crash, not a graceful stop: nothing gets flushed
+      });
+    }
+  };
+
+  // Round-robin over the running instances; a refused connection tries the next one.
+  const delivered = bots.map(() => 0);
+  let turn = 0;
+  const proxy: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const order = bots.map((_, i) => (turn + i) % bots.length).filter((i) => bots[i]!.running);
+      turn++;
+      const attempt = (k: number) => {
+        const index = order[k];
+        if (index === undefined) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: 'no bot instance is running' } }));
+        }
+        const up = httpRequest(
+          { host: '127.0.0.1', port: bots[index]!.port, method: req.method, path: req.url, headers: req.headers },
+          (upRes) => {
+            delivered[index]!++;
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+          },
+        );
+        up.on('error', () => attempt(k + 1));
+        up.end(body);
+      };
+      attempt(0);
+    });
+  });
+  await new Promise<void>((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
+
+  try {
+    await Promise.all(bots.map((_, i) => startBot(i)));
+  } catch (err) {
+    await Promise.all(bots.map((_, i) => stopBot(i)));
+    proxy.close();
+    await Promise.all([sim.stop(), azurite.stop()]);
+    throw err;
+  }
+
+  return {
+    sim,
+    azurite,
+    bots,
+    botUrl,
+    env,
+    delivered,
+    stopBot,
+    startBot,
+    async callRecord(callId) {
+      const running = bots.find((b) => b.running) ?? bots[0]!;
+      const res = await fetch(`${running.url}/api/calls/${encodeURIComponent(callId)}`);
+      return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : null;
+    },
+    async stop() {
+      await Promise.all(bots.map((_, i) => stopBot(i)));
+      proxy.closeAllConnections();
+      await new Promise<void>((ok) => proxy.close(() => ok()));
+      await sim.stop();
+      await azurite.stop();
+    },
+  };
+}
