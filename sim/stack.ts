@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
 import { startAzurite, freePort, type Azurite } from './azurite';
 import { startSimulator, type Simulator, type SimulatorOptions } from './index';
@@ -43,7 +44,15 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const ROOT = join(__dirname, '..', '..');
+/** The project root: the folder holding package.json, from the sources (sim/) or the compiled files (dist/sim/). */
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
+
+const ROOT = projectRoot();
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

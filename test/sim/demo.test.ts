@@ -1,0 +1,27 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+/** `npm run demo` as users run it (compiled; `npm test` builds first): every scenario, exit code 0. */
+const ROOT = join(__dirname, '..', '..');
+
+test('the demo places every sample call and prints their timelines', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'sim', 'demo.js')], {
+    cwd: ROOT,
+    timeout: 90_000,
+  });
+  const sections = stdout.split(/^=== /m).slice(1);
+  expect(sections).toHaveLength(5);
+  const [menu, voicemail, afterHours, blocked, hangUp] = sections as [string, string, string, string, string];
+  expect(menu).toMatch(/transfer to \+14255550150/);
+  expect(menu).toMatch(/nodes: +welcome > mainMenu > openingHours > mainMenu > frontDesk/);
+  expect(menu).toMatch(/result: +answered by \+14255550150 \(0\/7015\)/);
+  expect(voicemail).toMatch(/recording: stored in blob recordings\/\+14255550100\/.+\.wav \(192044 bytes, 6 s\)/);
+  expect(afterHours).toMatch(/redirect to \+14255550177, \+14255550178/);
+  expect(afterHours).toMatch(/answered by \+14255550178/);
+  expect(blocked).toMatch(/reject \(forbidden\)/);
+  expect(blocked).toMatch(/decision: +reject \(rule: blocked callers\)/);
+  expect(hangUp).toMatch(/200\/540000/);
+  expect(hangUp).not.toMatch(/recording: stored/);
+  expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
+}, 120_000);
