@@ -69,7 +69,10 @@ async function main(): Promise<void> {
       if (play) {
         t = performance.now();
         await bot.notify(
-          operationDone(callId, `op-${i}`, { status: 'completed', clientContext: (play.body as { clientContext: string }).clientContext }),
+          operationDone(callId, `op-${i}`, {
+            status: 'completed',
+            clientContext: (play.body as { clientContext: string }).clientContext,
+          }),
         );
         times.completion.push(performance.now() - t);
       }
@@ -81,13 +84,21 @@ async function main(): Promise<void> {
   await bot.stop();
 
   const row = (name: string, v: number[]) =>
-    console.log(`${name.padEnd(34)} n=${String(v.length).padStart(4)}  p50 ${fmt(pct(v, 50)).padStart(9)}  p95 ${fmt(pct(v, 95)).padStart(9)}  p99 ${fmt(pct(v, 99)).padStart(9)}  max ${fmt(Math.max(...v)).padStart(9)}`);
-  console.log(`graph-ivr bench: ${CALLS} calls, ${CONCURRENCY} at a time, local host + Azurite + JWT validation + CSDL-checked Graph stand-in`);
+    console.log(
+      `${name.padEnd(34)} n=${String(v.length).padStart(4)}  p50 ${fmt(pct(v, 50)).padStart(9)}  p95 ${fmt(pct(v, 95)).padStart(9)}  p99 ${fmt(pct(v, 99)).padStart(9)}  max ${fmt(Math.max(...v)).padStart(9)}`,
+    );
+  console.log(
+    `graph-ivr bench: ${CALLS} calls, ${CONCURRENCY} at a time, local host + Azurite + JWT validation + CSDL-checked Graph stand-in`,
+  );
   row('incoming -> answer sent (202)', times.incoming);
   row('established -> first prompt sent', times.established);
   row('prompt completed -> next step sent', times.completion);
-  console.log(`throughput: ${((times.incoming.length + times.established.length + times.completion.length) / elapsed).toFixed(0)} notifications/s`);
-  console.log(`cold import of all function files: ${fmt(cold.functionsMs)}, heap ${cold.heapMb.toFixed(1)} MiB`);
+  console.log(
+    `throughput: ${((times.incoming.length + times.established.length + times.completion.length) / elapsed).toFixed(0)} notifications/s`,
+  );
+  console.log(
+    `cold import of all function files: ${fmt(cold.functionsMs)}, heap ${cold.heapMb.toFixed(1)} MiB`,
+  );
   console.log(`RSS growth over the run: ${((rssAfter - rssBefore) / 1048576).toFixed(1)} MiB`);
   console.log('deadline for comparison: Graph needs answer/reject/redirect within 15000 ms');
 }

@@ -6,7 +6,10 @@ import { httpFunction } from '../shared/functions/registry';
 import { readJsonBody, jsonError } from '../shared/functions/http';
 
 /** POST /api/calls: Graph call notifications. Authenticated, validated, then handed to the IVR. */
-export async function callsHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function callsHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const app = getApp();
   let identity;
   try {

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { getApp, invocationLogger, TIMER_QUEUE } from '../shared/app';
 import { queueFunction } from '../shared/functions/registry';
 
-const timerMessageSchema = z.strictObject({ clientContext: z.string().min(16).max(200), timerId: z.string().min(1).max(64) });
+const timerMessageSchema = z.strictObject({
+  clientContext: z.string().min(16).max(200),
+  timerId: z.string().min(1).max(64),
+});
 
 /** Per-call timers (menu waits) come back here when their queue message becomes visible. */
 export async function ivrTimersHandler(message: unknown, context: InvocationContext): Promise<void> {
@@ -24,4 +27,8 @@ function safeJson(text: string): unknown {
   }
 }
 
-queueFunction('ivrTimers', { queueName: TIMER_QUEUE, connection: 'AzureWebJobsStorage', handler: ivrTimersHandler });
+queueFunction('ivrTimers', {
+  queueName: TIMER_QUEUE,
+  connection: 'AzureWebJobsStorage',
+  handler: ivrTimersHandler,
+});

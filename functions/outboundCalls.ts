@@ -12,12 +12,19 @@ export const outboundCallRequestSchema = z.strictObject({
 });
 
 /** POST /api/outbound-calls {from, to}: places a call that runs the outbound entry of from's flow. */
-export async function outboundCallsHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function outboundCallsHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
   const parsed = outboundCallRequestSchema.safeParse(body.value);
   if (!parsed.success) {
-    return jsonError(400, 'BadRequest', parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+    return jsonError(
+      400,
+      'BadRequest',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+    );
   }
   try {
     const result = await getApp().calls(invocationLogger(context)).placeCall(parsed.data);
@@ -29,4 +36,9 @@ export async function outboundCallsHandler(request: HttpRequest, context: Invoca
   }
 }
 
-httpFunction('outboundCalls', { methods: ['POST'], authLevel: 'function', route: 'outbound-calls', handler: outboundCallsHandler });
+httpFunction('outboundCalls', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'outbound-calls',
+  handler: outboundCallsHandler,
+});

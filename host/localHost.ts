@@ -145,7 +145,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const hit = candidates.find((c) => c.r.methods.includes(method));
     if (!hit) return writeResponse(res, { status: candidates.length > 0 ? 405 : 404 });
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
     const request = new HttpRequest({
       method,
@@ -163,13 +164,21 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const reg = all.find((r) => r.name.toLowerCase() === name.toLowerCase());
     if (!reg || reg.kind === 'http') return writeResponse(res, { status: 404 });
     // Core Tools' admin API takes {"input": "..."}; the input is the queue message.
-    const input = body.length > 0 ? ((JSON.parse(body.toString('utf8')) as { input?: unknown }).input ?? null) : null;
+    const input =
+      body.length > 0 ? ((JSON.parse(body.toString('utf8')) as { input?: unknown }).input ?? null) : null;
     if (reg.kind === 'timer') {
       const now = new Date().toISOString();
-      const timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
+      const timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: true },
+        scheduleStatus: { last: now, next: now, lastUpdated: now },
+      };
       await reg.options.handler(timer, invocation(reg.name, log));
     } else {
-      await reg.options.handler(typeof input === 'string' ? safeParse(input) : input, invocation(reg.name, log));
+      await reg.options.handler(
+        typeof input === 'string' ? safeParse(input) : input,
+        invocation(reg.name, log),
+      );
     }
     return writeResponse(res, { status: 202 });
   }
@@ -193,20 +202,29 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 }
 
 /** Queue triggers: poll each queue, run the handler, delete the message when it succeeds. */
-async function startQueuePollers(all: Registration[], log: (line: string) => void): Promise<Array<() => Promise<void>>> {
+async function startQueuePollers(
+  all: Registration[],
+  log: (line: string) => void,
+): Promise<Array<() => Promise<void>>> {
   const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
   if (queues.length === 0) return [];
   const { QueueClient } = await import('@azure/storage-queue');
   return queues.map((reg) => {
     const connection = process.env[reg.options.connection ?? 'AzureWebJobsStorage'];
-    if (!connection) throw new Error(`queue function ${reg.name}: setting ${reg.options.connection ?? 'AzureWebJobsStorage'} is not set`);
+    if (!connection)
+      throw new Error(
+        `queue function ${reg.name}: setting ${reg.options.connection ?? 'AzureWebJobsStorage'} is not set`,
+      );
     const client = new QueueClient(connection, reg.options.queueName);
     let stopped = false;
     const loop = (async () => {
       await client.createIfNotExists().catch(() => undefined);
       while (!stopped) {
         try {
-          const { receivedMessageItems } = await client.receiveMessages({ numberOfMessages: 16, visibilityTimeout: 30 });
+          const { receivedMessageItems } = await client.receiveMessages({
+            numberOfMessages: 16,
+            visibilityTimeout: 30,
+          });
           await Promise.all(
             receivedMessageItems.map(async (m) => {
               const text = Buffer.from(m.messageText, 'base64').toString('utf8');
@@ -221,7 +239,8 @@ async function startQueuePollers(all: Registration[], log: (line: string) => voi
                 await client.deleteMessage(m.messageId, m.popReceipt);
               } catch (err) {
                 log(`[${reg.name}] failed (attempt ${m.dequeueCount}): ${(err as Error).message}`);
-                if (m.dequeueCount >= 5) await client.deleteMessage(m.messageId, m.popReceipt).catch(() => undefined);
+                if (m.dequeueCount >= 5)
+                  await client.deleteMessage(m.messageId, m.popReceipt).catch(() => undefined);
               }
             }),
           );

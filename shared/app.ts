@@ -37,16 +37,18 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
   const blobs = AzureRecordingBlobStore.fromConnectionString(cs, settings.IVR_RECORDINGS_CONTAINER);
   const timers = StorageTimerQueue.fromConnectionString(cs, TIMER_QUEUE);
   const tenantId = settings.AZURE_TENANT_ID;
-  const getToken = overrides.getToken ?? tokenGetter(() => {
-    if (!tenantId) throw new Error('AZURE_TENANT_ID is not set');
-    return createCredential({
-      tenantId,
-      clientId: settings.AZURE_CLIENT_ID ?? settings.BOT_APP_ID,
-      clientSecret: settings.AZURE_CLIENT_SECRET,
-      certificatePath: settings.AZURE_CLIENT_CERTIFICATE_PATH,
-      authorityHost: settings.AZURE_AUTHORITY_HOST,
+  const getToken =
+    overrides.getToken ??
+    tokenGetter(() => {
+      if (!tenantId) throw new Error('AZURE_TENANT_ID is not set');
+      return createCredential({
+        tenantId,
+        clientId: settings.AZURE_CLIENT_ID ?? settings.BOT_APP_ID,
+        clientSecret: settings.AZURE_CLIENT_SECRET,
+        certificatePath: settings.AZURE_CLIENT_CERTIFICATE_PATH,
+        authorityHost: settings.AZURE_AUTHORITY_HOST,
+      });
     });
-  });
   const auth = new CallbackAuthenticator({
     openIdConfigUrl: settings.CALLBACK_OPENID_CONFIG_URL,
     audience: settings.BOT_APP_ID,
@@ -110,7 +112,8 @@ export function useApp(app: App | null): void {
 
 /** Adapts an invocation context to the logger the domain uses. */
 export function invocationLogger(context: InvocationContext): Logger {
-  const fmt = (message: string, props?: Record<string, unknown>) => (props ? `${message} ${JSON.stringify(props)}` : message);
+  const fmt = (message: string, props?: Record<string, unknown>) =>
+    props ? `${message} ${JSON.stringify(props)}` : message;
   return {
     info: (m, p) => context.log(fmt(m, p)),
     warn: (m, p) => context.warn(fmt(m, p)),

@@ -53,9 +53,18 @@ export async function startAzurite(): Promise<Azurite> {
       '--disableTelemetry',
       '--silent',
       '--skipApiVersionCheck',
-      '--blobHost', '127.0.0.1', '--blobPort', String(blob),
-      '--queueHost', '127.0.0.1', '--queuePort', String(queue),
-      '--tableHost', '127.0.0.1', '--tablePort', String(table),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(blob),
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      String(queue),
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(table),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -63,7 +72,11 @@ export async function startAzurite(): Promise<Azurite> {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 20_000;
   try {
-    await Promise.all([waitForPort(blob, deadline), waitForPort(queue, deadline), waitForPort(table, deadline)]);
+    await Promise.all([
+      waitForPort(blob, deadline),
+      waitForPort(queue, deadline),
+      waitForPort(table, deadline),
+    ]);
   } catch (err) {
     child.kill();
     throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });

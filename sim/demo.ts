@@ -26,7 +26,13 @@ export const scenarios: Scenario[] = [
     script: {
       from: '+12065550123',
       to: FRONT_DESK,
-      actions: [...listenThroughMenu, { after: 1, press: '1' }, { waitFor: 'promptEnd' }, { waitFor: 'prompt' }, { after: 1, press: '3' }],
+      actions: [
+        ...listenThroughMenu,
+        { after: 1, press: '1' },
+        { waitFor: 'promptEnd' },
+        { waitFor: 'prompt' },
+        { after: 1, press: '3' },
+      ],
     },
   },
   {
@@ -34,7 +40,13 @@ export const scenarios: Scenario[] = [
     script: {
       from: '+12065550124',
       to: FRONT_DESK,
-      actions: [...listenThroughMenu, { after: 1, press: '2' }, { waitFor: 'beep' }, { after: 0.5, speak: 6 }, { after: 0.5, press: '#' }],
+      actions: [
+        ...listenThroughMenu,
+        { after: 1, press: '2' },
+        { waitFor: 'beep' },
+        { after: 0.5, speak: 6 },
+        { after: 0.5, press: '#' },
+      ],
     },
   },
   {
@@ -50,7 +62,13 @@ export const scenarios: Scenario[] = [
     script: {
       from: '+12065550126',
       to: FRONT_DESK,
-      actions: [...listenThroughMenu, { after: 1, press: '2' }, { waitFor: 'beep' }, { after: 0.5, speak: 3 }, { after: 0.2, hangUp: true }],
+      actions: [
+        ...listenThroughMenu,
+        { after: 1, press: '2' },
+        { waitFor: 'beep' },
+        { after: 0.5, speak: 3 },
+        { after: 0.2, hangUp: true },
+      ],
     },
   },
 ];
@@ -73,11 +91,14 @@ async function main(): Promise<void> {
         },
       },
     });
-    console.log(`bot on ${stack.botUrl}, Graph simulator on ${stack.sim.graphBaseUrl}; times below are simulated seconds\n`);
+    console.log(
+      `bot on ${stack.botUrl}, Graph simulator on ${stack.sim.graphBaseUrl}; times below are simulated seconds\n`,
+    );
     let n = 0;
     for (const s of scenarios) {
       n++;
-      const from = typeof s.script.from === 'string' ? s.script.from : `Teams user ${s.script.from.teamsUser}`;
+      const from =
+        typeof s.script.from === 'string' ? s.script.from : `Teams user ${s.script.from.teamsUser}`;
       console.log(`=== ${n}. ${s.title}  (${from} calls ${s.script.to})`);
       const { done } = stack.sim.placeCall(s.script);
       const summary = await done;
@@ -85,7 +106,9 @@ async function main(): Promise<void> {
       console.log(`${callReport(stack.sim, summary, record, 'recordings')}\n`);
     }
     const bad = stack.sim.requests.filter((r) => r.issues.length > 0);
-    console.log(`${stack.sim.requests.length} Graph requests, ${bad.length} refused by the CSDL/limits check; ${stack.sim.notifications.length} notifications signed and delivered.`);
+    console.log(
+      `${stack.sim.requests.length} Graph requests, ${bad.length} refused by the CSDL/limits check; ${stack.sim.notifications.length} notifications signed and delivered.`,
+    );
     console.log(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (bad.length > 0) process.exitCode = 1;
   } finally {

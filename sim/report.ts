@@ -12,7 +12,13 @@ interface BotRecord {
   nodesVisited?: string[];
   digits?: string[];
   failures?: Array<{ what: string; message?: string }>;
-  recordings?: Array<{ status: string; blobName: string | null; bytes: number | null; durationSeconds: number | null; error: string | null }>;
+  recordings?: Array<{
+    status: string;
+    blobName: string | null;
+    bytes: number | null;
+    durationSeconds: number | null;
+    error: string | null;
+  }>;
 }
 
 export function describeResult(summary: CallSummary): string {
@@ -22,12 +28,20 @@ export function describeResult(summary: CallSummary): string {
   return `${r.message ?? 'ended'} (${code})`;
 }
 
-export function callReport(sim: Simulator, summary: CallSummary, record: Record<string, unknown> | null, container: string): string {
+export function callReport(
+  sim: Simulator,
+  summary: CallSummary,
+  record: Record<string, unknown> | null,
+  container: string,
+): string {
   const rec = (record ?? {}) as BotRecord;
   const end = summary.timeline.at(-1)?.t ?? 0;
   const lines = [sim.formatTimeline(summary.callId)];
   lines.push(`   result:    ${describeResult(summary)} after ${end.toFixed(1)} s`);
-  if (rec.decision) lines.push(`   decision:  ${rec.decision.type}${rec.decision.rule ? ` (rule: ${rec.decision.rule})` : ''}`);
+  if (rec.decision)
+    lines.push(
+      `   decision:  ${rec.decision.type}${rec.decision.rule ? ` (rule: ${rec.decision.rule})` : ''}`,
+    );
   if (rec.nodesVisited?.length) lines.push(`   nodes:     ${rec.nodesVisited.join(' > ')}`);
   if (rec.digits?.length) lines.push(`   keys:      ${rec.digits.join(' ')}`);
   for (const r of rec.recordings ?? []) {
@@ -37,7 +51,8 @@ export function callReport(sim: Simulator, summary: CallSummary, record: Record<
         : `   recording: ${r.status}${r.error ? ` (${r.error})` : ''}`,
     );
   }
-  for (const f of rec.failures ?? []) lines.push(`   failed:    ${f.what}${f.message ? `: ${f.message}` : ''}`);
+  for (const f of rec.failures ?? [])
+    lines.push(`   failed:    ${f.what}${f.message ? `: ${f.message}` : ''}`);
   if (!record) lines.push('   (the bot has no record of this call)');
   return lines.join('\n');
 }

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatProblem, validateFlowText } from '../shared/flows/loader';
-import { parseCallerScript, parseTargetScript, ScriptError, type CallerScript, type TargetScriptInput } from './people';
+import {
+  parseCallerScript,
+  parseTargetScript,
+  ScriptError,
+  type CallerScript,
+  type TargetScriptInput,
+} from './people';
 import { startStack, type Stack } from './stack';
 import { callReport } from './report';
 
@@ -14,7 +20,8 @@ import { callReport } from './report';
  * call's timeline. Bad files get a clear error and exit code 2 before anything starts.
  */
 
-const USAGE = 'usage: npm run sim -- --flow <flow.json> --script <caller.json> [--targets <targets.json>] [--time-scale <s>] [--seed <n>]';
+const USAGE =
+  'usage: npm run sim -- --flow <flow.json> --script <caller.json> [--targets <targets.json>] [--time-scale <s>] [--seed <n>]';
 
 class UsageError extends Error {}
 
@@ -32,7 +39,13 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-export function loadInputs(argv: string[]): { flowFile: string; script: CallerScript; targets: Record<string, TargetScriptInput>; timeScale: number; seed: number } {
+export function loadInputs(argv: string[]): {
+  flowFile: string;
+  script: CallerScript;
+  targets: Record<string, TargetScriptInput>;
+  timeScale: number;
+  seed: number;
+} {
   let values;
   try {
     ({ values } = parseArgs({
@@ -59,7 +72,8 @@ export function loadInputs(argv: string[]): { flowFile: string; script: CallerSc
     }
   })();
   const checked = validateFlowText(text, flowFile);
-  if (!checked.flow) throw new UsageError(`invalid flow:\n${checked.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+  if (!checked.flow)
+    throw new UsageError(`invalid flow:\n${checked.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
   const scriptPath = resolve(values.script);
   let script: CallerScript;
   try {
@@ -71,17 +85,21 @@ export function loadInputs(argv: string[]): { flowFile: string; script: CallerSc
   const flow = checked.flow.flow;
   const identities = [flow.number, ...flow.aliases];
   if (!identities.includes(script.to)) {
-    throw new UsageError(`${scriptPath}: the caller dials ${script.to}, but ${basename(flowFile)} configures ${flow.number}`);
+    throw new UsageError(
+      `${scriptPath}: the caller dials ${script.to}, but ${basename(flowFile)} configures ${flow.number}`,
+    );
   }
   const targets: Record<string, TargetScriptInput> = {};
   if (values.targets) {
     const raw = readJson(resolve(values.targets), 'targets file');
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${values.targets}: expected an object of target id -> script`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new UsageError(`${values.targets}: expected an object of target id -> script`);
     for (const [id, t] of Object.entries(raw)) {
       try {
         parseTargetScript(t);
       } catch (err) {
-        if (err instanceof ScriptError) throw new UsageError(`${values.targets}: target ${id}: ${err.message}`);
+        if (err instanceof ScriptError)
+          throw new UsageError(`${values.targets}: target ${id}: ${err.message}`);
         throw err;
       }
       targets[id] = t as TargetScriptInput;
@@ -89,7 +107,8 @@ export function loadInputs(argv: string[]): { flowFile: string; script: CallerSc
   }
   const timeScale = Number(values['time-scale']);
   const seed = Number(values.seed);
-  if (!(timeScale > 0 && timeScale <= 10)) throw new UsageError('--time-scale must be a number above 0 and at most 10');
+  if (!(timeScale > 0 && timeScale <= 10))
+    throw new UsageError('--time-scale must be a number above 0 and at most 10');
   if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
   return { flowFile, script, targets, timeScale, seed };
 }
@@ -101,14 +120,23 @@ async function main(): Promise<void> {
   copyFileSync(inputs.flowFile, join(dir, basename(inputs.flowFile)));
   let stack: Stack | null = null;
   try {
-    stack = await startStack({ flowsDir: dir, sim: { timeScale: inputs.timeScale, seed: inputs.seed, targets: inputs.targets } });
-    const from = typeof inputs.script.from === 'string' ? inputs.script.from : `Teams user ${inputs.script.from.teamsUser}`;
+    stack = await startStack({
+      flowsDir: dir,
+      sim: { timeScale: inputs.timeScale, seed: inputs.seed, targets: inputs.targets },
+    });
+    const from =
+      typeof inputs.script.from === 'string'
+        ? inputs.script.from
+        : `Teams user ${inputs.script.from.teamsUser}`;
     console.log(`=== ${from} calls ${inputs.script.to} (${basename(inputs.flowFile)}); simulated seconds`);
     const { done } = stack.sim.placeCall(inputs.script);
     const summary = await done;
     console.log(callReport(stack.sim, summary, await stack.callRecord(summary.callId), 'recordings'));
     const refused = stack.sim.requests.filter((r) => r.issues.length > 0);
-    for (const r of refused) console.log(`   refused Graph request ${r.method} ${r.path}: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    for (const r of refused)
+      console.log(
+        `   refused Graph request ${r.method} ${r.path}: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      );
   } finally {
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });

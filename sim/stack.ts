@@ -143,10 +143,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const index = order[k];
         if (index === undefined) {
           res.writeHead(503, { 'content-type': 'application/json' });
-          return res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: 'no bot instance is running' } }));
+          return res.end(
+            JSON.stringify({ error: { code: 'ServiceUnavailable', message: 'no bot instance is running' } }),
+          );
         }
         const up = httpRequest(
-          { host: '127.0.0.1', port: bots[index]!.port, method: req.method, path: req.url, headers: req.headers },
+          {
+            host: '127.0.0.1',
+            port: bots[index]!.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
           (upRes) => {
             delivered[index]!++;
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);

@@ -38,7 +38,10 @@ export class CallbackAuthenticator {
   /** The JWKS comes from the OpenID configuration, itself fetched once (again after a failure). */
   private keySet(): Promise<JWTVerifyGetKey> {
     this.keys ??= (async () => {
-      const res = await fetch(this.options.openIdConfigUrl, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+      const res = await fetch(this.options.openIdConfigUrl, {
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(5000),
+      });
       if (!res.ok) throw new Error(`OpenID configuration answered ${res.status}`);
       const config = (await res.json()) as { jwks_uri?: unknown };
       if (typeof config.jwks_uri !== 'string') throw new Error('OpenID configuration has no jwks_uri');
@@ -59,7 +62,8 @@ export class CallbackAuthenticator {
 
   async verify(authorization: string | null | undefined): Promise<CallbackIdentity> {
     const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)\s*$/i.exec(authorization ?? '');
-    if (!match) throw new CallbackAuthError(authorization ? 'malformed Authorization header' : 'no bearer token');
+    if (!match)
+      throw new CallbackAuthError(authorization ? 'malformed Authorization header' : 'no bearer token');
     let getKey: JWTVerifyGetKey;
     try {
       getKey = await this.keySet();

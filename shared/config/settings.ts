@@ -4,9 +4,7 @@ import { z } from 'zod';
  * Every setting the bot reads, validated once in the composition root.
  * Names follow Azure conventions (AzureWebJobsStorage, AZURE_*) where one exists.
  */
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -17,7 +15,9 @@ export const settingsSchema = z
     AzureWebJobsStorage: z.string().min(1, 'the storage connection string is required'),
     BOT_APP_ID: z.string().min(1, "the bot's app id (the callback token audience) is required"),
     BOT_CALLBACK_URL: httpsUrl,
-    CALLBACK_OPENID_CONFIG_URL: httpsUrl.default('https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration'),
+    CALLBACK_OPENID_CONFIG_URL: httpsUrl.default(
+      'https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration',
+    ),
     CALLBACK_CLOCK_SKEW_SECONDS: int(0, 300).default(60),
     GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com/v1.0'),
     GRAPH_RETRY_MAX_ATTEMPTS: int(1, 10).default(4),
@@ -41,7 +41,10 @@ export const settingsSchema = z
       .default('ivrrecords'),
     IVR_RECORDINGS_CONTAINER: z
       .string()
-      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a container name is 3-63 lowercase letters, digits or dashes')
+      .regex(
+        /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+        'a container name is 3-63 lowercase letters, digits or dashes',
+      )
       .default('recordings'),
     IVR_RECORDING_MAX_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
     IVR_STALE_CALL_MINUTES: int(5, 7 * 24 * 60).default(240),
@@ -49,7 +52,12 @@ export const settingsSchema = z
   })
   .superRefine((s, ctx) => {
     // Plain http is only for a developer's machine: loopback hosts, and only when asked for.
-    for (const key of ['BOT_CALLBACK_URL', 'CALLBACK_OPENID_CONFIG_URL', 'GRAPH_BASE_URL', 'AZURE_AUTHORITY_HOST'] as const) {
+    for (const key of [
+      'BOT_CALLBACK_URL',
+      'CALLBACK_OPENID_CONFIG_URL',
+      'GRAPH_BASE_URL',
+      'AZURE_AUTHORITY_HOST',
+    ] as const) {
       const value = s[key];
       if (!value) continue;
       const url = new URL(value);
@@ -73,7 +81,12 @@ export const settingsSchema = z
 export type Settings = z.infer<typeof settingsSchema>;
 
 export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return (
+    hostname === 'localhost' ||
+    hostname === '[::1]' ||
+    hostname === '::1' ||
+    /^127\.\d+\.\d+\.\d+$/.test(hostname)
+  );
 }
 
 export class SettingsError extends Error {
@@ -92,7 +105,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
+    throw new SettingsError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`),
+    );
   }
   return parsed.data;
 }

@@ -38,11 +38,19 @@ export function nodeEdges(node: FlowNode): Array<{ to: string; path: string[]; w
       return [{ to: node.next, path: ['next'], waitsForCaller: false }];
     case 'menu':
       return [
-        ...Object.entries(node.options).map(([key, to]) => ({ to, path: ['options', key], waitsForCaller: true })),
+        ...Object.entries(node.options).map(([key, to]) => ({
+          to,
+          path: ['options', key],
+          waitsForCaller: true,
+        })),
         { to: node.fallback, path: ['fallback'], waitsForCaller: true },
       ];
     case 'record':
-      return Object.entries(node.next).map(([outcome, to]) => ({ to, path: ['next', outcome], waitsForCaller: true }));
+      return Object.entries(node.next).map(([outcome, to]) => ({
+        to,
+        path: ['next', outcome],
+        waitsForCaller: true,
+      }));
     case 'transfer':
       return [{ to: node.fallback, path: ['fallback'], waitsForCaller: false }];
     case 'hangup':
@@ -78,7 +86,8 @@ function jsonPath(path: ReadonlyArray<PropertyKey>): string {
 
 function zodProblems(file: string, error: z.ZodError): FlowProblem[] {
   return error.issues.map((issue) => {
-    const nested = 'issues' in issue && Array.isArray(issue.issues) ? (issue.issues as z.core.$ZodIssue[])[0] : undefined;
+    const nested =
+      'issues' in issue && Array.isArray(issue.issues) ? (issue.issues as z.core.$ZodIssue[])[0] : undefined;
     const message = nested && issue.code === 'invalid_key' ? `invalid key: ${nested.message}` : issue.message;
     return { file, path: jsonPath(issue.path), message };
   });
@@ -90,15 +99,18 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
   if (!parsed.success) return { problems: zodProblems(file, parsed.error) };
   const flow = parsed.data;
   const problems: FlowProblem[] = [];
-  const add = (path: PropertyKey[], message: string) => problems.push({ file, path: jsonPath(path), message });
+  const add = (path: PropertyKey[], message: string) =>
+    problems.push({ file, path: jsonPath(path), message });
 
   // Entry points: every answer action, and the outbound start.
   const entries: Array<{ start: string; path: PropertyKey[] }> = [];
   flow.rules.forEach((rule, i) => {
-    if (rule.then.type === 'answer') entries.push({ start: rule.then.start, path: ['rules', i, 'then', 'start'] });
+    if (rule.then.type === 'answer')
+      entries.push({ start: rule.then.start, path: ['rules', i, 'then', 'start'] });
     for (const key of ['open', 'closed'] as const) {
       const name = rule.when[key];
-      if (name !== undefined && !flow.schedules[name]) add(['rules', i, 'when', key], `no schedule named "${name}"`);
+      if (name !== undefined && !flow.schedules[name])
+        add(['rules', i, 'when', key], `no schedule named "${name}"`);
     }
   });
   if (flow.default.type === 'answer') entries.push({ start: flow.default.start, path: ['default', 'start'] });
@@ -116,7 +128,8 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
     }
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
-        if (key.includes(node.terminator)) add(['nodes', id, 'options', key], `an option cannot contain the terminator "${node.terminator}"`);
+        if (key.includes(node.terminator))
+          add(['nodes', id, 'options', key], `an option cannot contain the terminator "${node.terminator}"`);
       }
     }
     if (node.type === 'record' && new Set(node.stopTones).size !== node.stopTones.length) {
@@ -133,7 +146,8 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
   };
   for (const e of entries) visit(e.start);
   for (const id of Object.keys(flow.nodes)) {
-    if (!reachable.has(id)) add(['nodes', id], 'node is unreachable from every entry (answer rules, default, outbound)');
+    if (!reachable.has(id))
+      add(['nodes', id], 'node is unreachable from every entry (answer rules, default, outbound)');
   }
 
   // A cycle made only of edges that do not wait for the caller would spin forever.
@@ -202,9 +216,17 @@ export function loadFlowDirectory(dir: string): FlowCatalog {
   const problems: FlowProblem[] = [];
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+      .sort();
   } catch (err) {
-    return { byIdentity, byId, problems: [{ file: dir, path: '', message: `cannot read the flows directory: ${(err as Error).message}` }] };
+    return {
+      byIdentity,
+      byId,
+      problems: [
+        { file: dir, path: '', message: `cannot read the flows directory: ${(err as Error).message}` },
+      ],
+    };
   }
   for (const name of files) {
     const file = join(dir, name);
@@ -222,12 +244,25 @@ export function loadFlowDirectory(dir: string): FlowCatalog {
       continue;
     }
     const loaded = result.flow;
-    const identities = [loaded.flow.number, ...loaded.flow.aliases, ...(loaded.flow.applicationInstanceId ? [loaded.flow.applicationInstanceId] : [])];
+    const identities = [
+      loaded.flow.number,
+      ...loaded.flow.aliases,
+      ...(loaded.flow.applicationInstanceId ? [loaded.flow.applicationInstanceId] : []),
+    ];
     const clash = identities.find((id) => byIdentity.has(id));
     if (clash) {
       const f = loaded.flow;
-      const path = clash === f.number ? '$.number' : f.aliases.includes(clash) ? `$.aliases[${f.aliases.indexOf(clash)}]` : '$.applicationInstanceId';
-      problems.push({ file, path, message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}` });
+      const path =
+        clash === f.number
+          ? '$.number'
+          : f.aliases.includes(clash)
+            ? `$.aliases[${f.aliases.indexOf(clash)}]`
+            : '$.applicationInstanceId';
+      problems.push({
+        file,
+        path,
+        message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}`,
+      });
       continue;
     }
     for (const id of identities) byIdentity.set(id, loaded);

@@ -16,7 +16,15 @@ export function matchesCallerPattern(caller: string | null, pattern: string): bo
   return pattern.endsWith('*') ? caller.startsWith(pattern.slice(0, -1)) : caller === pattern;
 }
 
-const WEEKDAYS: Record<string, string> = { Mon: 'mon', Tue: 'tue', Wed: 'wed', Thu: 'thu', Fri: 'fri', Sat: 'sat', Sun: 'sun' };
+const WEEKDAYS: Record<string, string> = {
+  Mon: 'mon',
+  Tue: 'tue',
+  Wed: 'wed',
+  Thu: 'thu',
+  Fri: 'fri',
+  Sat: 'sat',
+  Sun: 'sun',
+};
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Local date, weekday and HH:MM of an instant in a time zone. */
@@ -64,7 +72,8 @@ export function ruleMatches(rule: Rule, flow: FlowFile, caller: string | null, n
 
 export function decideIncoming(flow: FlowFile, caller: string | null, now: Date): RuleDecision {
   for (const [i, rule] of flow.rules.entries()) {
-    if (ruleMatches(rule, flow, caller, now)) return { action: rule.then, matched: rule.name ?? `rules[${i}]` };
+    if (ruleMatches(rule, flow, caller, now))
+      return { action: rule.then, matched: rule.name ?? `rules[${i}]` };
   }
   return { action: flow.default, matched: 'default' };
 }

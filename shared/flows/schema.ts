@@ -31,7 +31,12 @@ const userTarget = z
   })
   .describe('A Teams user');
 const appInstanceTarget = z
-  .strictObject({ applicationInstance: z.string().min(1).describe('Object id of an application instance (resource account)') })
+  .strictObject({
+    applicationInstance: z
+      .string()
+      .min(1)
+      .describe('Object id of an application instance (resource account)'),
+  })
   .describe('Another bot or auto attendant, by its application instance id');
 
 export const redirectTargetSchema = z.union([phoneTarget, userTarget, appInstanceTarget]);
@@ -50,12 +55,26 @@ const rejectAction = z
 const redirectAction = z
   .strictObject({
     type: z.literal('redirect'),
-    targets: z.array(redirectTargetSchema).min(1).max(25).describe('Rung simultaneously; the first to answer wins'),
-    timeoutSeconds: z.number().int().min(15).max(90).optional().describe('Ring time, 15-90 s (Graph default 55 s, or 60 s for several targets)'),
+    targets: z
+      .array(redirectTargetSchema)
+      .min(1)
+      .max(25)
+      .describe('Rung simultaneously; the first to answer wins'),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(15)
+      .max(90)
+      .optional()
+      .describe('Ring time, 15-90 s (Graph default 55 s, or 60 s for several targets)'),
   })
   .describe('Redirect the unanswered call (simultaneous ring when several targets)');
 
-export const incomingActionSchema = z.discriminatedUnion('type', [answerAction, rejectAction, redirectAction]);
+export const incomingActionSchema = z.discriminatedUnion('type', [
+  answerAction,
+  rejectAction,
+  redirectAction,
+]);
 export type IncomingAction = z.infer<typeof incomingActionSchema>;
 
 // ---- rules and schedules ------------------------------------------------------------------------
@@ -64,7 +83,10 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Day = (typeof DAYS)[number];
 const timeRange = z
   .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a time range is HH:MM-HH:MM (24-hour), e.g. 09:00-17:30')
+  .regex(
+    /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/,
+    'a time range is HH:MM-HH:MM (24-hour), e.g. 09:00-17:30',
+  )
   .refine((r) => {
     const [a, b] = r.split('-') as [string, string];
     return a < b && b <= '24:00';
@@ -79,7 +101,12 @@ export const scheduleSchema = z.strictObject({
     .partialRecord(z.enum(DAYS), z.array(timeRange).max(12))
     .describe('Open hours per weekday; a day left out is closed'),
   holidays: z
-    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a holiday is a date YYYY-MM-DD').refine(isDate, 'not a calendar date'))
+    .array(
+      z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/, 'a holiday is a date YYYY-MM-DD')
+        .refine(isDate, 'not a calendar date'),
+    )
     .default([])
     .describe('Dates (in the time zone) the line is closed all day'),
 });
@@ -87,10 +114,22 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 
 const conditionsSchema = z
   .strictObject({
-    callerIn: z.array(callerPatternSchema).min(1).optional().describe('Matches when the caller matches any pattern'),
-    callerNotIn: z.array(callerPatternSchema).min(1).optional().describe('Matches when the caller matches none'),
+    callerIn: z
+      .array(callerPatternSchema)
+      .min(1)
+      .optional()
+      .describe('Matches when the caller matches any pattern'),
+    callerNotIn: z
+      .array(callerPatternSchema)
+      .min(1)
+      .optional()
+      .describe('Matches when the caller matches none'),
     open: z.string().regex(NAME).optional().describe('Matches while the named schedule is open'),
-    closed: z.string().regex(NAME).optional().describe('Matches while the named schedule is closed (holidays included)'),
+    closed: z
+      .string()
+      .regex(NAME)
+      .optional()
+      .describe('Matches while the named schedule is closed (holidays included)'),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), 'a condition needs at least one test')
   .describe('All tests given must match');
@@ -119,9 +158,13 @@ const menuNode = z
   .strictObject({
     type: z.literal('menu'),
     prompt: promptName,
-    options: z.record(digitKey, nodeId).refine((o) => Object.keys(o).length > 0, 'a menu needs at least one option'),
+    options: z
+      .record(digitKey, nodeId)
+      .refine((o) => Object.keys(o).length > 0, 'a menu needs at least one option'),
     terminator: z.enum(['#', '*']).optional().describe('Ends a multi-digit entry early'),
-    interDigitTimeoutSeconds: seconds(1, 30).default(3).describe('Wait for the next digit of a longer option'),
+    interDigitTimeoutSeconds: seconds(1, 30)
+      .default(3)
+      .describe('Wait for the next digit of a longer option'),
     noInputTimeoutSeconds: seconds(1, 60).default(5).describe('Wait after the prompt before re-prompting'),
     noInputPrompt: promptName.optional().describe('Played before the menu prompt after no input'),
     invalidPrompt: promptName.optional().describe('Played before the menu prompt after an invalid key'),
@@ -139,7 +182,10 @@ const recordNode = z
     maxSilenceTimeoutSeconds: seconds(1, 120).default(5),
     maxRecordDurationSeconds: seconds(1, 120).default(60),
     playBeep: z.boolean().default(true),
-    stopTones: z.array(z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'])).max(12).default(['#']),
+    stopTones: z
+      .array(z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#']))
+      .max(12)
+      .default(['#']),
     next: z
       .strictObject({
         stopTone: nodeId,
@@ -166,7 +212,13 @@ const hangupNode = z
   })
   .describe('Hang up, after an optional goodbye');
 
-export const nodeSchema = z.discriminatedUnion('type', [playNode, menuNode, recordNode, transferNode, hangupNode]);
+export const nodeSchema = z.discriminatedUnion('type', [
+  playNode,
+  menuNode,
+  recordNode,
+  transferNode,
+  hangupNode,
+]);
 export type FlowNode = z.infer<typeof nodeSchema>;
 export type NodeOf<T extends FlowNode['type']> = Extract<FlowNode, { type: T }>;
 
@@ -183,13 +235,27 @@ export const flowFileSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe('Application instance (resource account) that owns the number; outbound calls are placed from it'),
+    .describe(
+      'Application instance (resource account) that owns the number; outbound calls are placed from it',
+    ),
   description: z.string().max(500).optional(),
   prompts: z
-    .record(promptName, z.url({ protocol: /^https$/, error: 'a prompt is an absolute https URL (Graph does not play http prompts reliably)' }).describe('https URI of a WAV file'))
+    .record(
+      promptName,
+      z
+        .url({
+          protocol: /^https$/,
+          error: 'a prompt is an absolute https URL (Graph does not play http prompts reliably)',
+        })
+        .describe('https URI of a WAV file'),
+    )
     .describe('Prompt names and their https URIs'),
   schedules: z.record(z.string().regex(NAME), scheduleSchema).default({}),
-  rules: z.array(ruleSchema).max(100).default([]).describe('Evaluated in order; the first that matches decides'),
+  rules: z
+    .array(ruleSchema)
+    .max(100)
+    .default([])
+    .describe('Evaluated in order; the first that matches decides'),
   default: incomingActionSchema.describe('What happens when no rule matches'),
   outbound: z
     .strictObject({ start: nodeId })

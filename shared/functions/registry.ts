@@ -1,4 +1,9 @@
-import { app, type HttpFunctionOptions, type StorageQueueFunctionOptions, type TimerFunctionOptions } from '@azure/functions';
+import {
+  app,
+  type HttpFunctionOptions,
+  type StorageQueueFunctionOptions,
+  type TimerFunctionOptions,
+} from '@azure/functions';
 
 /**
  * Every function registers through here: the Functions host gets the usual app.* call, and

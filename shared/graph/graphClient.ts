@@ -14,7 +14,9 @@ export class GraphError extends Error {
     readonly method: string,
     readonly path: string,
   ) {
-    super(`Graph ${method} ${path} failed: ${status}${code ? ` ${code}` : ''}${graphMessage ? `: ${graphMessage}` : ''}`);
+    super(
+      `Graph ${method} ${path} failed: ${status}${code ? ` ${code}` : ''}${graphMessage ? `: ${graphMessage}` : ''}`,
+    );
     this.name = 'GraphError';
   }
 }
@@ -80,7 +82,13 @@ export class GraphClient {
         }
       }
       const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new GraphError(res.status, error?.code, error?.message ?? (parsed ? undefined : text.slice(0, 200)), method, path);
+      throw new GraphError(
+        res.status,
+        error?.code,
+        error?.message ?? (parsed ? undefined : text.slice(0, 200)),
+        method,
+        path,
+      );
     }
   }
 
@@ -131,14 +139,21 @@ export interface CredentialSettings {
 /** Builds the app's credential on first use: @azure/identity is heavy to load, and cold starts count. */
 export async function createCredential(s: CredentialSettings): Promise<TokenCredential> {
   const identity = await import('@azure/identity');
-  const custom = s.authorityHost && !/\.(microsoftonline\.(com|us)|chinacloudapi\.cn)$/i.test(new URL(s.authorityHost).hostname);
+  const custom =
+    s.authorityHost &&
+    !/\.(microsoftonline\.(com|us)|chinacloudapi\.cn)$/i.test(new URL(s.authorityHost).hostname);
   const common = {
     ...(s.authorityHost ? { authorityHost: s.authorityHost } : {}),
     // A non-Entra authority (a local simulator) cannot answer MSAL's instance discovery.
     ...(custom ? { disableInstanceDiscovery: true } : {}),
   };
   if (s.certificatePath) {
-    return new identity.ClientCertificateCredential(s.tenantId, s.clientId, { certificatePath: s.certificatePath }, common);
+    return new identity.ClientCertificateCredential(
+      s.tenantId,
+      s.clientId,
+      { certificatePath: s.certificatePath },
+      common,
+    );
   }
   if (!s.clientSecret) throw new Error('set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH');
   return new identity.ClientSecretCredential(s.tenantId, s.clientId, s.clientSecret, common);

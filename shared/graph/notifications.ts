@@ -11,7 +11,13 @@ import {
 /** A notification, validated and sorted by what it is about. */
 export type ParsedNotification =
   | { kind: 'call'; callId: string; changeType: CommsNotification['changeType']; call: CallResource }
-  | { kind: 'operation'; callId: string; operationId: string; changeType: CommsNotification['changeType']; operation: OperationResource }
+  | {
+      kind: 'operation';
+      callId: string;
+      operationId: string;
+      changeType: CommsNotification['changeType'];
+      operation: OperationResource;
+    }
   | { kind: 'other'; resourceUrl: string; changeType: CommsNotification['changeType'] };
 
 export class NotificationFormatError extends Error {
@@ -24,7 +30,9 @@ export class NotificationFormatError extends Error {
 const CALL_URL = /^\/(?:communications|app)\/calls\/([^/?#]+)(?:\/operations\/([^/?#]+))?(\/.*)?$/i;
 
 function issuesOf(prefix: string, error: z.ZodError): string[] {
-  return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`);
+  return error.issues.map(
+    (i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`,
+  );
 }
 
 /** Validates a whole commsNotifications payload; throws NotificationFormatError naming every bad field. */
@@ -48,7 +56,13 @@ export function parseNotifications(body: unknown): ParsedNotification[] {
       }
       const op = operationResourceSchema.safeParse(n.resourceData);
       if (!op.success) return void problems.push(...issuesOf(where, op.error));
-      parsed.push({ kind: 'operation', callId, operationId: decodeURIComponent(m[2]), changeType: n.changeType, operation: op.data });
+      parsed.push({
+        kind: 'operation',
+        callId,
+        operationId: decodeURIComponent(m[2]),
+        changeType: n.changeType,
+        operation: op.data,
+      });
       return;
     }
     const call = callResourceSchema.safeParse(n.resourceData ?? {});

@@ -51,8 +51,23 @@ export const resultInfoSchema = z.looseObject({
 export type ResultInfo = z.infer<typeof resultInfoSchema>;
 
 export const TONES = [
-  'tone0', 'tone1', 'tone2', 'tone3', 'tone4', 'tone5', 'tone6', 'tone7', 'tone8', 'tone9',
-  'star', 'pound', 'a', 'b', 'c', 'd', 'flash',
+  'tone0',
+  'tone1',
+  'tone2',
+  'tone3',
+  'tone4',
+  'tone5',
+  'tone6',
+  'tone7',
+  'tone8',
+  'tone9',
+  'star',
+  'pound',
+  'a',
+  'b',
+  'c',
+  'd',
+  'flash',
 ] as const;
 export const toneSchema = z.enum(TONES);
 export type Tone = z.infer<typeof toneSchema>;
@@ -63,8 +78,17 @@ export const toneInfoSchema = z.looseObject({
 });
 
 export const CALL_STATES = [
-  'incoming', 'establishing', 'ringing', 'established', 'hold', 'transferring',
-  'transferAccepted', 'redirecting', 'terminating', 'terminated', 'unknownFutureValue',
+  'incoming',
+  'establishing',
+  'ringing',
+  'established',
+  'hold',
+  'transferring',
+  'transferAccepted',
+  'redirecting',
+  'terminating',
+  'terminated',
+  'unknownFutureValue',
 ] as const;
 export const callStateSchema = z.enum(CALL_STATES);
 export type CallState = z.infer<typeof callStateSchema>;
@@ -88,7 +112,13 @@ export const callResourceSchema = z.looseObject({
 });
 export type CallResource = z.infer<typeof callResourceSchema>;
 
-export const OPERATION_STATUSES = ['notStarted', 'running', 'completed', 'failed', 'unknownFutureValue'] as const;
+export const OPERATION_STATUSES = [
+  'notStarted',
+  'running',
+  'completed',
+  'failed',
+  'unknownFutureValue',
+] as const;
 
 /** resourceData of an operation notification (and the body of a media-action response). */
 export const operationResourceSchema = z.looseObject({

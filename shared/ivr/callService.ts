@@ -15,7 +15,14 @@ import {
 } from '../storage/recordingStore';
 import type { TimerMessage, TimerQueue } from '../storage/timerQueue';
 import { parseOperationContext, type CallContext } from './context';
-import { decideIncomingCall, placeOutboundCall, step, type Command, type EngineEnv, type IvrEvent } from './engine';
+import {
+  decideIncomingCall,
+  placeOutboundCall,
+  step,
+  type Command,
+  type EngineEnv,
+  type IvrEvent,
+} from './engine';
 
 /**
  * The imperative shell around the engine: reads a call's context, applies an event,
@@ -86,12 +93,16 @@ export class CallService {
   async handleNotification(n: ParsedNotification, tenantId: string): Promise<void> {
     switch (n.kind) {
       case 'other':
-        this.log.info('notification not handled by the IVR', { resourceUrl: n.resourceUrl, changeType: n.changeType });
+        this.log.info('notification not handled by the IVR', {
+          resourceUrl: n.resourceUrl,
+          changeType: n.changeType,
+        });
         return;
       case 'operation':
         return this.onOperation(n);
       case 'call':
-        if (n.changeType === 'created' && n.call.state === 'incoming') return this.onIncoming(n.callId, n.call, tenantId);
+        if (n.changeType === 'created' && n.call.state === 'incoming')
+          return this.onIncoming(n.callId, n.call, tenantId);
         return this.onCallUpdate(n.callId, n.changeType, n.call);
     }
   }
@@ -104,7 +115,8 @@ export class CallService {
     const catalog = this.deps.flows();
     const identities = calledIdentities(call);
     const configured = identities.map((id) => catalog.byIdentity.get(id)).find(Boolean);
-    const flow = configured ?? (this.deps.defaultFlowId ? (catalog.byId.get(this.deps.defaultFlowId) ?? null) : null);
+    const flow =
+      configured ?? (this.deps.defaultFlowId ? (catalog.byId.get(this.deps.defaultFlowId) ?? null) : null);
     const clientContext = mintClientContext();
     const { ctx, commands } = decideIncomingCall(
       {
@@ -124,7 +136,13 @@ export class CallService {
       return;
     }
     const etag = await this.deps.store.create(ctx);
-    this.log.info('incoming call decided', { callId, clientContext, number: ctx.number, decision: ctx.decision.type, rule: 'rule' in ctx.decision ? ctx.decision.rule : null });
+    this.log.info('incoming call decided', {
+      callId,
+      clientContext,
+      number: ctx.number,
+      decision: ctx.decision.type,
+      rule: 'rule' in ctx.decision ? ctx.decision.rule : null,
+    });
     await this.execute(ctx, etag, commands);
   }
 
@@ -136,7 +154,12 @@ export class CallService {
     }
     const at = this.at();
     if (call.toneInfo) {
-      await this.apply(key, { kind: 'tone', at, sequenceId: call.toneInfo.sequenceId, tone: call.toneInfo.tone });
+      await this.apply(key, {
+        kind: 'tone',
+        at,
+        sequenceId: call.toneInfo.sequenceId,
+        tone: call.toneInfo.tone,
+      });
     }
     const state = call.state ?? (changeType === 'deleted' ? 'terminated' : null);
     if (state) await this.apply(key, { kind: 'callState', at, state, resultInfo: call.resultInfo ?? null });
@@ -147,7 +170,10 @@ export class CallService {
     if (op.status !== 'completed' && op.status !== 'failed') return;
     const ref = op.clientContext ? parseOperationContext(op.clientContext) : null;
     if (!ref) {
-      this.log.info('operation notification without an IVR clientContext', { callId: n.callId, operationId: n.operationId });
+      this.log.info('operation notification without an IVR clientContext', {
+        callId: n.callId,
+        operationId: n.operationId,
+      });
       return;
     }
     await this.apply(ref.clientContext, this.operationEvent(ref.seq, op), n.callId);
@@ -192,7 +218,10 @@ export class CallService {
         return;
       }
       if (expectCallId && current.value.callId && current.value.callId !== expectCallId) {
-        this.log.warn('operation notification does not belong to this call', { clientContext, callId: expectCallId });
+        this.log.warn('operation notification does not belong to this call', {
+          clientContext,
+          callId: expectCallId,
+        });
         return;
       }
       const { ctx, commands } = step(current.value, event, this.env(current.value));
@@ -269,7 +298,12 @@ export class CallService {
           await graph.deleteCall(requireCallId(callId));
         } catch (err) {
           if (err instanceof GraphError && err.status === 404) {
-            return { kind: 'callState', at: this.at(), state: 'terminated', resultInfo: { code: 404, message: 'call already gone' } };
+            return {
+              kind: 'callState',
+              at: this.at(),
+              state: 'terminated',
+              resultInfo: { code: 404, message: 'call already gone' },
+            };
           }
           throw err;
         }
@@ -284,7 +318,10 @@ export class CallService {
         return null;
       }
       case 'startTimer':
-        await this.deps.timers.schedule({ clientContext: ctx.clientContext, timerId: command.timerId }, command.delaySeconds);
+        await this.deps.timers.schedule(
+          { clientContext: ctx.clientContext, timerId: command.timerId },
+          command.delaySeconds,
+        );
         return null;
       case 'saveRecording':
         await this.saveRecording(ctx, command);
@@ -311,7 +348,10 @@ export class CallService {
 
   // ---- recordings ----
 
-  private async saveRecording(ctx: CallContext, command: Extract<Command, { kind: 'saveRecording' }>): Promise<void> {
+  private async saveRecording(
+    ctx: CallContext,
+    command: Extract<Command, { kind: 'saveRecording' }>,
+  ): Promise<void> {
     const flow = this.flowById(ctx.flowId)?.flow;
     const keep = flow?.recordings.persist ?? true;
     const recordedAt = this.at();
@@ -341,11 +381,16 @@ export class CallService {
       if (delay) await this.sleep(delay);
       try {
         const url = checkRecordingLocation(command.location, this.deps.allowLocalHttp);
-        const { body, contentType } = await openRecording(url, command.accessToken, this.deps.recordingMaxBytes);
+        const { body, contentType } = await openRecording(
+          url,
+          command.accessToken,
+          this.deps.recordingMaxBytes,
+        );
         let header: Buffer = Buffer.alloc(0);
         const peek = new Transform({
           transform(chunk: Buffer, _enc, done) {
-            if (header.length < 4096) header = Buffer.concat([header, chunk.subarray(0, 4096 - header.length)]);
+            if (header.length < 4096)
+              header = Buffer.concat([header, chunk.subarray(0, 4096 - header.length)]);
             done(null, chunk);
           },
         });
@@ -367,7 +412,11 @@ export class CallService {
         return;
       } catch (err) {
         lastError = (err as Error).message;
-        this.log.warn('recording download failed', { callId: meta.callId, seq: command.seq, error: lastError });
+        this.log.warn('recording download failed', {
+          callId: meta.callId,
+          seq: command.seq,
+          error: lastError,
+        });
         if (err instanceof DownloadError && !err.retryable) break;
       }
     }
@@ -378,23 +427,39 @@ export class CallService {
 
   // ---- outbound calls ----
 
-  async placeCall(request: { from: string; to: string }): Promise<{ clientContext: string; callId: string | null; failure?: string }> {
+  async placeCall(request: {
+    from: string;
+    to: string;
+  }): Promise<{ clientContext: string; callId: string | null; failure?: string }> {
     const flow = this.deps.flows().byIdentity.get(request.from);
     if (!flow) throw new OutboundRequestError(`no flow configures ${request.from}`);
-    if (!flow.flow.outbound) throw new OutboundRequestError(`the flow of ${request.from} has no outbound entry`);
-    if (!flow.flow.applicationInstanceId) throw new OutboundRequestError(`the flow of ${request.from} has no applicationInstanceId to call from`);
+    if (!flow.flow.outbound)
+      throw new OutboundRequestError(`the flow of ${request.from} has no outbound entry`);
+    if (!flow.flow.applicationInstanceId)
+      throw new OutboundRequestError(`the flow of ${request.from} has no applicationInstanceId to call from`);
     const tenantId = this.deps.tenantId;
     if (!tenantId) throw new OutboundRequestError('AZURE_TENANT_ID is not set');
     const clientContext = mintClientContext();
     const { ctx, commands } = placeOutboundCall(
-      { clientContext, tenantId, number: flow.flow.number, applicationInstanceId: flow.flow.applicationInstanceId, callee: request.to, at: this.at() },
+      {
+        clientContext,
+        tenantId,
+        number: flow.flow.number,
+        applicationInstanceId: flow.flow.applicationInstanceId,
+        callee: request.to,
+        at: this.at(),
+      },
       { callbackUri: this.deps.callbackUri, flow },
     );
     const etag = await this.deps.store.create(ctx);
     await this.execute(ctx, etag, commands);
     const after = await this.deps.store.get(clientContext);
     const failure = after?.value.failures.find((f) => f.what === 'createCall');
-    return { clientContext, callId: after?.value.callId ?? null, ...(failure ? { failure: failure.message ?? 'create call failed' } : {}) };
+    return {
+      clientContext,
+      callId: after?.value.callId ?? null,
+      ...(failure ? { failure: failure.message ?? 'create call failed' } : {}),
+    };
   }
 
   // ---- timers: keep calls alive, sweep stale ones, expire recordings ----
@@ -410,7 +475,12 @@ export class CallService {
         kept++;
       } catch (err) {
         if (err instanceof GraphError && err.status === 404) {
-          await this.apply(ctx.clientContext, { kind: 'callState', at: this.at(), state: 'terminated', resultInfo: { code: 404, message: 'call no longer exists (keepAlive)' } });
+          await this.apply(ctx.clientContext, {
+            kind: 'callState',
+            at: this.at(),
+            state: 'terminated',
+            resultInfo: { code: 404, message: 'call no longer exists (keepAlive)' },
+          });
           closed++;
         } else {
           this.log.warn('keepAlive failed', { callId: ctx.callId, error: (err as Error).message });

@@ -43,7 +43,15 @@ export type IvrEvent =
       recording?: { location: string; accessToken: string } | null;
     }
   | { kind: 'timer'; at: string; timerId: string }
-  | { kind: 'requestFailed'; at: string; request: Command['kind']; seq?: number; status?: number; code?: string; message?: string };
+  | {
+      kind: 'requestFailed';
+      at: string;
+      request: Command['kind'];
+      seq?: number;
+      status?: number;
+      code?: string;
+      message?: string;
+    };
 
 // ---- commands ---------------------------------------------------------------------------------
 
@@ -93,7 +101,12 @@ export interface IncomingCallInfo {
   at: string;
 }
 
-function newContext(info: Omit<IncomingCallInfo, 'caller'> & { party: string | null }, direction: CallContext['direction'], flow: LoadedFlow | null, decision: Decision): CallContext {
+function newContext(
+  info: Omit<IncomingCallInfo, 'caller'> & { party: string | null },
+  direction: CallContext['direction'],
+  flow: LoadedFlow | null,
+  decision: Decision,
+): CallContext {
   return {
     v: 1,
     clientContext: info.clientContext,
@@ -129,7 +142,13 @@ export function toInvitationTarget(t: RedirectTarget): InvitationTarget {
     'phone' in t
       ? { phone: { '@odata.type': '#microsoft.graph.identity', id: t.phone } }
       : 'user' in t
-        ? { user: { '@odata.type': '#microsoft.graph.identity', id: t.user, ...(t.tenantId ? { tenantId: t.tenantId } : {}) } }
+        ? {
+            user: {
+              '@odata.type': '#microsoft.graph.identity',
+              id: t.user,
+              ...(t.tenantId ? { tenantId: t.tenantId } : {}),
+            },
+          }
         : { applicationInstance: { '@odata.type': '#microsoft.graph.identity', id: t.applicationInstance } };
   return { '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity };
 }
@@ -139,26 +158,51 @@ function describeTarget(t: RedirectTarget): string {
 }
 
 /** Decides an incoming call: the new context and the one Graph request that answers, rejects or redirects it. */
-export function decideIncomingCall(info: IncomingCallInfo, env: EngineEnv, unconfiguredReason: RejectBody['reason']): StepResult {
+export function decideIncomingCall(
+  info: IncomingCallInfo,
+  env: EngineEnv,
+  unconfiguredReason: RejectBody['reason'],
+): StepResult {
   const { flow } = env;
   const base = { ...info, party: info.caller };
   if (!flow) {
-    const ctx = newContext(base, 'incoming', null, { type: 'reject', reason: unconfiguredReason, rule: 'unconfigured number' });
-    return { ctx, commands: [{ kind: 'reject', body: { reason: unconfiguredReason, callbackUri: env.callbackUri } }] };
+    const ctx = newContext(base, 'incoming', null, {
+      type: 'reject',
+      reason: unconfiguredReason,
+      rule: 'unconfigured number',
+    });
+    return {
+      ctx,
+      commands: [{ kind: 'reject', body: { reason: unconfiguredReason, callbackUri: env.callbackUri } }],
+    };
   }
   const { action, matched } = decideIncoming(flow.flow, info.caller, new Date(info.at));
   switch (action.type) {
     case 'reject': {
-      const ctx = newContext(base, 'incoming', flow, { type: 'reject', reason: action.reason, rule: matched });
-      return { ctx, commands: [{ kind: 'reject', body: { reason: action.reason, callbackUri: env.callbackUri } }] };
+      const ctx = newContext(base, 'incoming', flow, {
+        type: 'reject',
+        reason: action.reason,
+        rule: matched,
+      });
+      return {
+        ctx,
+        commands: [{ kind: 'reject', body: { reason: action.reason, callbackUri: env.callbackUri } }],
+      };
     }
     case 'redirect': {
-      const ctx = newContext(base, 'incoming', flow, { type: 'redirect', targets: action.targets.map(describeTarget), rule: matched });
+      const ctx = newContext(base, 'incoming', flow, {
+        type: 'redirect',
+        targets: action.targets.map(describeTarget),
+        rule: matched,
+      });
       const timeout = action.timeoutSeconds ?? (action.targets.length > 1 ? 60 : 55);
       return {
         ctx,
         commands: [
-          { kind: 'redirect', body: { targets: action.targets.map(toInvitationTarget), timeout, callbackUri: env.callbackUri } },
+          {
+            kind: 'redirect',
+            body: { targets: action.targets.map(toInvitationTarget), timeout, callbackUri: env.callbackUri },
+          },
         ],
       };
     }
@@ -177,7 +221,11 @@ export function answerBody(env: EngineEnv, flow: LoadedFlow, start: string): Ans
       '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
       // One entry per URI: two prompt names may share a file.
       preFetchMedia: [
-        ...new Map((flow.promptsByEntry.get(start) ?? []).map((name) => mediaInfo(flow.flow, name)).map((m) => [m.uri, m])).values(),
+        ...new Map(
+          (flow.promptsByEntry.get(start) ?? [])
+            .map((name) => mediaInfo(flow.flow, name))
+            .map((m) => [m.uri, m]),
+        ).values(),
       ],
     },
   };
@@ -196,13 +244,22 @@ export interface OutboundCallInfo {
 export function placeOutboundCall(info: OutboundCallInfo, env: EngineEnv & { flow: LoadedFlow }): StepResult {
   const start = env.flow.flow.outbound?.start;
   if (!start) throw new Error(`the flow of ${info.number} has no outbound entry`);
-  const ctx = newContext({ ...info, callId: '', party: info.callee }, 'outgoing', env.flow, { type: 'outbound', start });
+  const ctx = newContext({ ...info, callId: '', party: info.callee }, 'outgoing', env.flow, {
+    type: 'outbound',
+    start,
+  });
   const body: CreateCallBody = {
     '@odata.type': '#microsoft.graph.call',
     callbackUri: env.callbackUri,
     source: {
       '@odata.type': '#microsoft.graph.participantInfo',
-      identity: { applicationInstance: { '@odata.type': '#microsoft.graph.identity', id: info.applicationInstanceId, tenantId: info.tenantId } },
+      identity: {
+        applicationInstance: {
+          '@odata.type': '#microsoft.graph.identity',
+          id: info.applicationInstanceId,
+          tenantId: info.tenantId,
+        },
+      },
     },
     targets: [toInvitationTarget({ phone: info.callee })],
     requestedModalities: ['audio'],
@@ -223,8 +280,18 @@ export function step(ctx: CallContext, event: IvrEvent, env: EngineEnv): StepRes
 }
 
 const TONE_KEYS: Partial<Record<Tone, string>> = {
-  tone0: '0', tone1: '1', tone2: '2', tone3: '3', tone4: '4', tone5: '5', tone6: '6', tone7: '7', tone8: '8', tone9: '9',
-  star: '*', pound: '#',
+  tone0: '0',
+  tone1: '1',
+  tone2: '2',
+  tone3: '3',
+  tone4: '4',
+  tone5: '5',
+  tone6: '6',
+  tone7: '7',
+  tone8: '8',
+  tone9: '9',
+  star: '*',
+  pound: '#',
 };
 
 /** Gap in tone sequenceIds tolerated before the missing tones are given up as lost. */
@@ -261,20 +328,28 @@ class Run {
     switch (state) {
       case 'established':
         if (ctx.phase === 'incoming' || ctx.phase === 'dialing') {
-          const start = ctx.decision.type === 'answer' || ctx.decision.type === 'outbound' ? ctx.decision.start : null;
+          const start =
+            ctx.decision.type === 'answer' || ctx.decision.type === 'outbound' ? ctx.decision.start : null;
           if (!start || !this.flow) return false; // a rejected or redirected call never gets here
           ctx.phase = 'established';
           ctx.establishedAt = this.at;
           if (!ctx.tonesSubscribed) {
             ctx.tonesSubscribed = true;
-            this.commands.push({ kind: 'subscribeToTone', body: { clientContext: operationContext(ctx, this.nextSeq()) } });
+            this.commands.push({
+              kind: 'subscribeToTone',
+              body: { clientContext: operationContext(ctx, this.nextSeq()) },
+            });
           }
           this.enterNode(start);
           return true;
         }
         if (ctx.phase === 'transferring' && resultInfo && resultInfo.code >= 400) {
           // The transfer failed and the call stayed with us.
-          this.fail('transfer', { status: resultInfo.code, code: String(resultInfo.subcode ?? ''), message: resultInfo.message ?? undefined });
+          this.fail('transfer', {
+            status: resultInfo.code,
+            code: String(resultInfo.subcode ?? ''),
+            message: resultInfo.message ?? undefined,
+          });
           ctx.phase = 'established';
           const node = this.currentNode('transfer');
           if (node) this.enterNode(node.fallback);
@@ -340,7 +415,10 @@ class Run {
     if (!node || !ctx.menu) return; // keys outside a menu (a record stop tone, say) only go in the history
     if (ctx.menu.stage === 'prompt' && ctx.media) {
       // Barge-in: the caller need not hear the rest of the prompt.
-      this.commands.push({ kind: 'cancelMediaProcessing', body: { clientContext: operationContext(ctx, this.nextSeq()) } });
+      this.commands.push({
+        kind: 'cancelMediaProcessing',
+        body: { clientContext: operationContext(ctx, this.nextSeq()) },
+      });
       ctx.media = null;
       ctx.menu.stage = 'input';
     }
@@ -422,7 +500,16 @@ class Run {
     return true;
   }
 
-  private mediaFinished(media: PendingMedia, event: { status: 'completed' | 'failed'; completionReason?: string | null; resultInfo?: ResultInfo | null; recording?: { location: string; accessToken: string } | null; at: string }): void {
+  private mediaFinished(
+    media: PendingMedia,
+    event: {
+      status: 'completed' | 'failed';
+      completionReason?: string | null;
+      resultInfo?: ResultInfo | null;
+      recording?: { location: string; accessToken: string } | null;
+      at: string;
+    },
+  ): void {
     const ctx = this.ctx;
     if (ctx.phase !== 'established' && ctx.phase !== 'hangingUp') return;
     switch (media.kind) {
@@ -480,7 +567,11 @@ class Run {
         {
           const media = ctx.media;
           ctx.media = null;
-          this.mediaFinished(media, { status: 'failed', at: event.at, resultInfo: event.status ? { code: event.status } : null });
+          this.mediaFinished(media, {
+            status: 'failed',
+            at: event.at,
+            resultInfo: event.status ? { code: event.status } : null,
+          });
         }
         return true;
       case 'transfer': {
@@ -551,7 +642,10 @@ class Run {
       }
       case 'transfer':
         ctx.phase = 'transferring';
-        return void this.commands.push({ kind: 'transfer', body: { transferTarget: toInvitationTarget(node.target) } });
+        return void this.commands.push({
+          kind: 'transfer',
+          body: { transferTarget: toInvitationTarget(node.target) },
+        });
       case 'hangup':
         if (node.prompt) return this.play('goodbye', id, [node.prompt]);
         return this.hangUp();
@@ -565,7 +659,10 @@ class Run {
     this.commands.push({
       kind: 'playPrompt',
       seq,
-      body: { prompts: prompts.map((p) => mediaPrompt(this.flow!, p)), clientContext: operationContext(this.ctx, seq) },
+      body: {
+        prompts: prompts.map((p) => mediaPrompt(this.flow!, p)),
+        clientContext: operationContext(this.ctx, seq),
+      },
     });
   }
 

@@ -55,7 +55,9 @@ export class TableCallStore implements CallStore {
 
   static fromConnectionString(connectionString: string, table: string): TableCallStore {
     return new TableCallStore(
-      TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: connectionString.includes('http://') }),
+      TableClient.fromConnectionString(connectionString, table, {
+        allowInsecureConnection: connectionString.includes('http://'),
+      }),
     );
   }
 
@@ -64,7 +66,12 @@ export class TableCallStore implements CallStore {
     try {
       return await op();
     } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 404 && /TableNotFound/i.test(String(err.code ?? err.message)))) throw err;
+      if (!(
+        err instanceof RestError &&
+        err.statusCode === 404 &&
+        /TableNotFound/i.test(String(err.code ?? err.message))
+      ))
+        throw err;
       this.ready ??= this.client.createTable().then(
         () => undefined,
         (e) => {
@@ -79,7 +86,9 @@ export class TableCallStore implements CallStore {
 
   async get(clientContext: string): Promise<Versioned<CallContext> | null> {
     try {
-      const e = await this.withTable(() => this.client.getEntity<ContextEntity>(`c_${clientContext}`, CONTEXT_ROW));
+      const e = await this.withTable(() =>
+        this.client.getEntity<ContextEntity>(`c_${clientContext}`, CONTEXT_ROW),
+      );
       return { value: JSON.parse(e.data) as CallContext, etag: e.etag };
     } catch (err) {
       if (isStatus(err, 404)) return null;
@@ -147,7 +156,8 @@ export class TableCallStore implements CallStore {
       queryOptions: { filter: `RowKey eq '${CONTEXT_ROW}' and phase ne 'ended'` },
     });
     try {
-      for await (const e of rows) yield { value: JSON.parse(e.data) as CallContext, etag: e.etag, updatedAt: e.updatedAt };
+      for await (const e of rows)
+        yield { value: JSON.parse(e.data) as CallContext, etag: e.etag, updatedAt: e.updatedAt };
     } catch (err) {
       if (isStatus(err, 404)) return;
       throw err;

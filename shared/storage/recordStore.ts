@@ -56,7 +56,9 @@ export class TableRecordStore implements RecordStore {
 
   static fromConnectionString(connectionString: string, table: string): TableRecordStore {
     return new TableRecordStore(
-      TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: connectionString.includes('http://') }),
+      TableClient.fromConnectionString(connectionString, table, {
+        allowInsecureConnection: connectionString.includes('http://'),
+      }),
     );
   }
 
@@ -88,7 +90,12 @@ export class TableRecordStore implements RecordStore {
     };
     // Upsert: a redelivered terminated notification writes the same record again.
     await this.client.upsertEntity(
-      { partitionKey: safeKey(ctx.callId), rowKey: RECORD_ROW, endedAt: ctx.endedAt ?? '', data: JSON.stringify(record) },
+      {
+        partitionKey: safeKey(ctx.callId),
+        rowKey: RECORD_ROW,
+        endedAt: ctx.endedAt ?? '',
+        data: JSON.stringify(record),
+      },
       'Replace',
     );
   }
@@ -122,13 +129,17 @@ export class TableRecordStore implements RecordStore {
     const main = rows.find((r) => r.rowKey === RECORD_ROW);
     if (!main) return null;
     const record = JSON.parse(main.data) as Omit<CallRecord, 'recordings'>;
-    const recordings = rows.filter((r) => r.rowKey !== RECORD_ROW).map((r) => JSON.parse(r.data) as RecordingMeta);
+    const recordings = rows
+      .filter((r) => r.rowKey !== RECORD_ROW)
+      .map((r) => JSON.parse(r.data) as RecordingMeta);
     return { ...record, recordings };
   }
 
   async *listExpiredRecordings(now: Date): AsyncIterable<RecordingMeta> {
     const iter = this.client.listEntities<{ data: string }>({
-      queryOptions: { filter: `status eq 'stored' and expiresAt ne '' and expiresAt lt '${now.toISOString()}'` },
+      queryOptions: {
+        filter: `status eq 'stored' and expiresAt ne '' and expiresAt lt '${now.toISOString()}'`,
+      },
     });
     try {
       for await (const row of iter) yield JSON.parse(row.data) as RecordingMeta;

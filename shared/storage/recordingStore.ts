@@ -10,7 +10,12 @@ import { isLoopbackHost } from '../config/settings';
 
 export interface RecordingBlobStore {
   /** Streams a download into a blob; returns the bytes written. */
-  upload(blobName: string, body: Readable, contentType: string, metadata: Record<string, string>): Promise<number>;
+  upload(
+    blobName: string,
+    body: Readable,
+    contentType: string,
+    metadata: Record<string, string>,
+  ): Promise<number>;
   delete(blobName: string): Promise<void>;
 }
 
@@ -37,7 +42,12 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
     return this.container;
   }
 
-  async upload(blobName: string, body: Readable, contentType: string, metadata: Record<string, string>): Promise<number> {
+  async upload(
+    blobName: string,
+    body: Readable,
+    contentType: string,
+    metadata: Record<string, string>,
+  ): Promise<number> {
     const container = await this.client();
     let bytes = 0;
     const counter = new Transform({
@@ -47,9 +57,10 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
       },
     });
     body.on('error', (err) => counter.destroy(err));
-    await container
-      .getBlockBlobClient(blobName)
-      .uploadStream(body.pipe(counter), 256 * 1024, 4, { blobHTTPHeaders: { blobContentType: contentType }, metadata });
+    await container.getBlockBlobClient(blobName).uploadStream(body.pipe(counter), 256 * 1024, 4, {
+      blobHTTPHeaders: { blobContentType: contentType },
+      metadata,
+    });
     return bytes;
   }
 
@@ -83,7 +94,12 @@ export function checkRecordingLocation(location: string, allowLocalHttp: boolean
 }
 
 /** Starts a streamed download with the recording's own bearer token; the body is capped at maxBytes. */
-export async function openRecording(url: URL, accessToken: string, maxBytes: number, timeoutMs = 30_000): Promise<{ body: Readable; contentType: string }> {
+export async function openRecording(
+  url: URL,
+  accessToken: string,
+  maxBytes: number,
+  timeoutMs = 30_000,
+): Promise<{ body: Readable; contentType: string }> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -97,7 +113,10 @@ export async function openRecording(url: URL, accessToken: string, maxBytes: num
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => undefined);
     // 401/403/404/410: the token or the recording is no longer valid.
-    throw new DownloadError(`download answered ${res.status}`, res.status >= 500 || res.status === 429 || res.status === 408);
+    throw new DownloadError(
+      `download answered ${res.status}`,
+      res.status >= 500 || res.status === 429 || res.status === 408,
+    );
   }
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -108,18 +127,27 @@ export async function openRecording(url: URL, accessToken: string, maxBytes: num
   const cap = new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      if (seen > maxBytes) return done(new DownloadError(`recording is over the ${maxBytes}-byte cap`, false));
+      if (seen > maxBytes)
+        return done(new DownloadError(`recording is over the ${maxBytes}-byte cap`, false));
       done(null, chunk);
     },
   });
   const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
   source.on('error', (err) => cap.destroy(err));
-  return { body: source.pipe(cap), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+  return {
+    body: source.pipe(cap),
+    contentType: res.headers.get('content-type') ?? 'application/octet-stream',
+  };
 }
 
 /** Seconds of audio in a PCM WAV header, when the download is one. */
 export function wavDurationSeconds(header: Buffer): number | null {
-  if (header.length < 44 || header.toString('ascii', 0, 4) !== 'RIFF' || header.toString('ascii', 8, 12) !== 'WAVE') return null;
+  if (
+    header.length < 44 ||
+    header.toString('ascii', 0, 4) !== 'RIFF' ||
+    header.toString('ascii', 8, 12) !== 'WAVE'
+  )
+    return null;
   const byteRate = header.readUInt32LE(28);
   let offset = 12;
   while (offset + 8 <= header.length) {

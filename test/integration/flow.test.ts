@@ -1,7 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { startBotHarness, incomingCall, callUpdate, operationDone, rows, type BotHarness } from '../support/botHarness';
+import {
+  startBotHarness,
+  incomingCall,
+  callUpdate,
+  operationDone,
+  rows,
+  type BotHarness,
+} from '../support/botHarness';
 import type { CapturedRequest } from '../support/fakeGraph';
 import { createApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
@@ -75,17 +82,25 @@ const newCallId = () => `f${(++n).toString(16).padStart(7, '0')}-aaaa-bbbb-cccc-
 const sent = (callId: string) => bot.graph.requests.filter((r) => r.callId === callId);
 const actions = (callId: string) => sent(callId).map((r) => r.action);
 const lastOp = (callId: string, action: string): CapturedRequest => {
-  const r = sent(callId).filter((x) => x.action === action).pop();
+  const r = sent(callId)
+    .filter((x) => x.action === action)
+    .pop();
   if (!r) throw new Error(`no ${action} sent for ${callId}`);
   return r;
 };
 const opContext = (r: CapturedRequest) => (r.body as { clientContext: string }).clientContext;
-const promptUris = (r: CapturedRequest) => (r.body as { prompts: Array<{ mediaInfo: { uri: string } }> }).prompts.map((p) => p.mediaInfo.uri.split('/').pop());
+const promptUris = (r: CapturedRequest) =>
+  (r.body as { prompts: Array<{ mediaInfo: { uri: string } }> }).prompts.map((p) =>
+    p.mediaInfo.uri.split('/').pop(),
+  );
 
 async function complete(callId: string, r: CapturedRequest, extra: Record<string, unknown> = {}) {
   const res = await bot.notify(
     operationDone(callId, `op-${Math.random().toString(16).slice(2)}`, {
-      '@odata.type': r.action === 'recordResponse' ? '#microsoft.graph.recordOperation' : '#microsoft.graph.playPromptOperation',
+      '@odata.type':
+        r.action === 'recordResponse'
+          ? '#microsoft.graph.recordOperation'
+          : '#microsoft.graph.playPromptOperation',
       status: 'completed',
       clientContext: opContext(r),
       resultInfo: { code: 200, subcode: 0, message: 'Action completed' },
@@ -97,7 +112,11 @@ async function complete(callId: string, r: CapturedRequest, extra: Record<string
 const tone = (callId: string, sequenceId: number, t: string) =>
   bot.notify(callUpdate(callId, { state: 'established', toneInfo: { sequenceId, tone: t } }));
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 8000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 8000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -124,7 +143,12 @@ test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blo
   await tone(callId, 1, 'tone1');
   expect(actions(callId).slice(3)).toEqual(['playPrompt', 'cancelMediaProcessing', 'recordResponse']);
   const record = lastOp(callId, 'recordResponse');
-  expect(record.body).toMatchObject({ stopTones: ['#'], maxRecordDurationInSeconds: 30, playBeep: true, bargeInAllowed: false });
+  expect(record.body).toMatchObject({
+    stopTones: ['#'],
+    maxRecordDurationInSeconds: 30,
+    playBeep: true,
+    bargeInAllowed: false,
+  });
   await tone(callId, 2, 'pound');
   await complete(callId, record, {
     completionReason: 'stopToneDetected',
@@ -134,10 +158,19 @@ test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blo
   expect(promptUris(lastOp(callId, 'playPrompt'))).toEqual(['thanks.wav']);
   await complete(callId, lastOp(callId, 'playPrompt'));
   expect(actions(callId).at(-1)).toBe('delete');
-  await bot.notify(callUpdate(callId, { state: 'terminated', resultInfo: { code: 200, subcode: 7000, message: 'bot hung up' } }, 'deleted'));
+  await bot.notify(
+    callUpdate(
+      callId,
+      { state: 'terminated', resultInfo: { code: 200, subcode: 7000, message: 'bot hung up' } },
+      'deleted',
+    ),
+  );
   expect(sent(callId).every((r) => r.issues.length === 0)).toBe(true);
 
-  const record1 = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as Record<string, unknown>;
+  const record1 = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as Record<
+    string,
+    unknown
+  >;
   expect(record1).toMatchObject({
     callId,
     number: '+14255550122',
@@ -149,7 +182,13 @@ test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blo
   });
   const recordings = record1.recordings as Array<Record<string, unknown>>;
   expect(recordings).toHaveLength(1);
-  expect(recordings[0]).toMatchObject({ status: 'stored', node: 'voicemail', completionReason: 'stopToneDetected', bytes: WAV.length, durationSeconds: 3 });
+  expect(recordings[0]).toMatchObject({
+    status: 'stored',
+    node: 'voicemail',
+    completionReason: 'stopToneDetected',
+    bytes: WAV.length,
+    durationSeconds: 3,
+  });
   const blob = BlobServiceClient.fromConnectionString(bot.azurite.connectionString)
     .getContainerClient('recordings')
     .getBlockBlobClient(String(recordings[0]!.blobName));
@@ -194,8 +233,12 @@ test('a recording that cannot be downloaded is recorded as lost, not dropped', a
     recordingAccessToken: 'rec-token',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
-  expect(record.recordings).toEqual([expect.objectContaining({ status: 'lost', error: expect.stringMatching(/404/) })]);
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<Record<string, unknown>>;
+  };
+  expect(record.recordings).toEqual([
+    expect.objectContaining({ status: 'lost', error: expect.stringMatching(/404/) }),
+  ]);
 });
 
 test('an unsafe recording location is refused and never fetched with the token', async () => {
@@ -209,8 +252,12 @@ test('an unsafe recording location is refused and never fetched with the token',
     recordingAccessToken: 'rec-token',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
-  expect(record.recordings).toEqual([expect.objectContaining({ status: 'lost', error: expect.stringMatching(/must be https/) })]);
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<Record<string, unknown>>;
+  };
+  expect(record.recordings).toEqual([
+    expect.objectContaining({ status: 'lost', error: expect.stringMatching(/must be https/) }),
+  ]);
 });
 
 test('a number that must not keep media discards recordings without downloading them', async () => {
@@ -224,7 +271,9 @@ test('a number that must not keep media discards recordings without downloading 
     recordingAccessToken: 'wrong-token-would-401',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<Record<string, unknown>>;
+  };
   expect(record.recordings).toEqual([expect.objectContaining({ status: 'discarded', blobName: null })]);
 });
 
@@ -239,20 +288,36 @@ test('a download that fails with 503 is retried while the location is valid, the
     recordingAccessToken: 'rec-token',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<Record<string, unknown>> };
-  expect(record.recordings).toEqual([expect.objectContaining({ status: 'stored', bytes: WAV.length, completionReason: 'maxSilenceTimeout' })]);
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<Record<string, unknown>>;
+  };
+  expect(record.recordings).toEqual([
+    expect.objectContaining({ status: 'stored', bytes: WAV.length, completionReason: 'maxSilenceTimeout' }),
+  ]);
 });
 
 test('a media operation Graph completes synchronously moves the flow on without a notification', async () => {
   const callId = newCallId();
   bot.graph.responders.push((r) =>
     r.callId === callId && r.action === 'playPrompt' && promptUris(r)[0] === 'greeting.wav'
-      ? { status: 200, body: { id: 'sync-op', status: 'completed', clientContext: opContext(r), resultInfo: { code: 200, subcode: 0 } } }
+      ? {
+          status: 200,
+          body: {
+            id: 'sync-op',
+            status: 'completed',
+            clientContext: opContext(r),
+            resultInfo: { code: 200, subcode: 0 },
+          },
+        }
       : undefined,
   );
   await answered(callId);
   bot.graph.responders.pop();
-  expect(sent(callId).filter((r) => r.action === 'playPrompt').map(promptUris)).toEqual([['greeting.wav'], ['menu.wav']]);
+  expect(
+    sent(callId)
+      .filter((r) => r.action === 'playPrompt')
+      .map(promptUris),
+  ).toEqual([['greeting.wav'], ['menu.wav']]);
 });
 
 test('recordings past their retention are deleted from Blob storage by housekeeping', async () => {
@@ -266,8 +331,12 @@ test('recordings past their retention are deleted from Blob storage by housekeep
     recordingAccessToken: 'rec-token',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const before = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<{ blobName: string }> };
-  const blob = BlobServiceClient.fromConnectionString(bot.azurite.connectionString).getContainerClient('recordings').getBlockBlobClient(before.recordings[0]!.blobName);
+  const before = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<{ blobName: string }>;
+  };
+  const blob = BlobServiceClient.fromConnectionString(bot.azurite.connectionString)
+    .getContainerClient('recordings')
+    .getBlockBlobClient(before.recordings[0]!.blobName);
   expect(await blob.exists()).toBe(true);
   const app = createApp(loadSettings(bot.env), { getToken: async () => 't' });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -275,7 +344,9 @@ test('recordings past their retention are deleted from Blob storage by housekeep
   const { deleted } = await app.calls(quiet, () => new Date(Date.now() + 8 * 86_400_000)).expireRecordings();
   expect(deleted).toBeGreaterThanOrEqual(1);
   expect(await blob.exists()).toBe(false);
-  const after = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as { recordings: Array<{ status: string }> };
+  const after = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<{ status: string }>;
+  };
   expect(after.recordings[0]!.status).toBe('deleted');
 });
 
@@ -284,9 +355,22 @@ test('the caller hanging up mid-recording closes the call with no completion', a
   await answered(callId);
   await complete(callId, lastOp(callId, 'playPrompt'));
   await tone(callId, 1, 'tone1');
-  await bot.notify(callUpdate(callId, { state: 'terminated', resultInfo: { code: 200, subcode: 540000, message: 'caller hung up' } }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as Record<string, unknown>;
-  expect(record).toMatchObject({ nodesVisited: ['greeting', 'menu', 'voicemail'], result: { subcode: 540000 }, recordings: [] });
+  await bot.notify(
+    callUpdate(
+      callId,
+      { state: 'terminated', resultInfo: { code: 200, subcode: 540000, message: 'caller hung up' } },
+      'deleted',
+    ),
+  );
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as Record<
+    string,
+    unknown
+  >;
+  expect(record).toMatchObject({
+    nodesVisited: ['greeting', 'menu', 'voicemail'],
+    result: { subcode: 540000 },
+    recordings: [],
+  });
   expect(actions(callId).at(-1)).toBe('recordResponse');
 });
 
@@ -295,12 +379,18 @@ test('keepAlive runs for established calls, and a 404 closes the call', async ()
   await answered(callId);
   const gone = newCallId();
   await answered(gone);
-  bot.graph.responders.push((r) => (r.callId === gone && r.action === 'keepAlive' ? { status: 404, body: { error: { code: 'NotFound', message: 'gone' } } } : undefined));
+  bot.graph.responders.push((r) =>
+    r.callId === gone && r.action === 'keepAlive'
+      ? { status: 404, body: { error: { code: 'NotFound', message: 'gone' } } }
+      : undefined,
+  );
   const res = await fetch(`${bot.host.url}/admin/functions/keepAlive`, { method: 'POST', body: '{}' });
   expect(res.status).toBe(202);
   bot.graph.responders.pop();
   expect(actions(callId)).toContain('keepAlive');
-  const ctx = (await rows(bot.table())).filter((r) => r.rowKey === 'ctx' && r.callId === gone).map((r) => JSON.parse(String(r.data)));
+  const ctx = (await rows(bot.table()))
+    .filter((r) => r.rowKey === 'ctx' && r.callId === gone)
+    .map((r) => JSON.parse(String(r.data)));
   expect(ctx[0]).toMatchObject({ phase: 'ended', result: { code: 404 } });
 });
 
@@ -315,14 +405,17 @@ test('housekeeping closes calls that ended unseen after the configured idle time
   const { closed } = await future.sweepStale(240);
   expect(closed).toBeGreaterThanOrEqual(1);
   expect(actions(callId)).toContain('delete');
-  const ctx = (await rows(bot.table())).filter((r) => r.rowKey === 'ctx' && r.callId === callId).map((r) => JSON.parse(String(r.data)));
+  const ctx = (await rows(bot.table()))
+    .filter((r) => r.rowKey === 'ctx' && r.callId === callId)
+    .map((r) => JSON.parse(String(r.data)));
   expect(ctx[0]).toMatchObject({ phase: 'ended', result: { message: expect.stringMatching(/sweep/) } });
 });
 
 function makeWav(seconds: number): Buffer {
   const rate = 16000;
   const data = Buffer.alloc(seconds * rate * 2);
-  for (let i = 0; i < seconds * rate; i++) data.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 2);
+  for (let i = 0; i < seconds * rate; i++)
+    data.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 440 * i) / rate)), i * 2);
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);

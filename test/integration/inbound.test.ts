@@ -12,10 +12,30 @@ let bot: BotHarness;
 // numbers below use flows whose decision does not depend on the clock, except where said.
 const alwaysOpen = {
   number: '+14255550111',
-  prompts: { hello: 'https://media.example.com/hello.wav', bye: 'https://media.example.com/bye.wav', unused: 'https://media.example.com/unused.wav' },
+  prompts: {
+    hello: 'https://media.example.com/hello.wav',
+    bye: 'https://media.example.com/bye.wav',
+    unused: 'https://media.example.com/unused.wav',
+  },
   rules: [
-    { name: 'blocked', when: { callerIn: ['+1900*', 'anonymous'] }, then: { type: 'reject', reason: 'forbidden' } },
-    { name: 'vip to desk', when: { callerIn: ['+12065550199'] }, then: { type: 'redirect', targets: [{ phone: '+14255550177' }, { phone: '+14255550178' }, { user: '29362BD4-CD58-4ED0-A206-0E4A33DBB0B6' }], timeoutSeconds: 20 } },
+    {
+      name: 'blocked',
+      when: { callerIn: ['+1900*', 'anonymous'] },
+      then: { type: 'reject', reason: 'forbidden' },
+    },
+    {
+      name: 'vip to desk',
+      when: { callerIn: ['+12065550199'] },
+      then: {
+        type: 'redirect',
+        targets: [
+          { phone: '+14255550177' },
+          { phone: '+14255550178' },
+          { user: '29362BD4-CD58-4ED0-A206-0E4A33DBB0B6' },
+        ],
+        timeoutSeconds: 20,
+      },
+    },
     { name: 'busy line', when: { callerIn: ['+12065550100'] }, then: { type: 'reject', reason: 'busy' } },
   ],
   default: { type: 'answer', start: 'hello' },
@@ -38,7 +58,10 @@ async function contextRows(callId: string) {
   const all = await rows(bot.table());
   return {
     contexts: all.filter((r) => r.rowKey === 'ctx' && r.callId === callId),
-    index: all.filter((r) => r.rowKey === 'call' && String(r.partitionKey).includes(encodeURIComponent(callId).replace(/%/g, '$'))),
+    index: all.filter(
+      (r) =>
+        r.rowKey === 'call' && String(r.partitionKey).includes(encodeURIComponent(callId).replace(/%/g, '$')),
+    ),
   };
 }
 
@@ -57,8 +80,14 @@ test('an incoming call to a configured number is answered once, with every reach
     mediaConfig: {
       '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
       preFetchMedia: [
-        { uri: 'https://media.example.com/hello.wav', resourceId: resourceIdFor('https://media.example.com/hello.wav') },
-        { uri: 'https://media.example.com/bye.wav', resourceId: resourceIdFor('https://media.example.com/bye.wav') },
+        {
+          uri: 'https://media.example.com/hello.wav',
+          resourceId: resourceIdFor('https://media.example.com/hello.wav'),
+        },
+        {
+          uri: 'https://media.example.com/bye.wav',
+          resourceId: resourceIdFor('https://media.example.com/bye.wav'),
+        },
       ],
     },
   });
@@ -66,7 +95,13 @@ test('an incoming call to a configured number is answered once, with every reach
   expect(contexts).toHaveLength(1);
   expect(index).toHaveLength(1);
   const ctx = JSON.parse(String(contexts[0]!.data));
-  expect(ctx).toMatchObject({ callId, number: '+14255550111', party: '+12065550123', phase: 'incoming', decision: { type: 'answer', start: 'hello' } });
+  expect(ctx).toMatchObject({
+    callId,
+    number: '+14255550111',
+    party: '+12065550123',
+    phase: 'incoming',
+    decision: { type: 'answer', start: 'hello' },
+  });
   expect(ctx.clientContext).toMatch(/^[A-Za-z0-9_-]{43}$/);
   expect(index[0]!.clientContext).toBe(ctx.clientContext);
 });
@@ -100,7 +135,12 @@ test('the answer page example notification (a Teams user calling an unconfigured
             languageId: 'en-US',
           },
           targets: [
-            { identity: { application: { displayName: 'Test BOT', id: '8A34A46B-3D17-4ADC-8DCE-DC4E7D572698' } }, languageId: 'en-US' },
+            {
+              identity: {
+                application: { displayName: 'Test BOT', id: '8A34A46B-3D17-4ADC-8DCE-DC4E7D572698' },
+              },
+              languageId: 'en-US',
+            },
           ],
           requestedModalities: ['audio'],
         },
@@ -115,7 +155,11 @@ test('the answer page example notification (a Teams user calling an unconfigured
   ]);
   expect(sent[0]!.issues).toEqual([]);
   const ctx = JSON.parse(String((await contextRows(callId)).contexts[0]!.data));
-  expect(ctx).toMatchObject({ number: '+14258828080', party: 'user:8A34A46B-3D17-4ADC-8DCE-DC4E7D572698', flowId: null });
+  expect(ctx).toMatchObject({
+    number: '+14258828080',
+    party: 'user:8A34A46B-3D17-4ADC-8DCE-DC4E7D572698',
+    flowId: null,
+  });
 });
 
 test('an application instance id routes to the flow that names it', async () => {
@@ -135,7 +179,9 @@ test('a blocked caller is rejected as forbidden; a withheld number matches "anon
   for (const from of ['+19005550123', null]) {
     const callId = newCallId();
     expect((await bot.notify(incomingCall(callId, { to: '+14255550111', from }))).status).toBe(202);
-    expect(requestsFor(callId).map((r) => [r.action, (r.body as { reason: string }).reason])).toEqual([['reject', 'forbidden']]);
+    expect(requestsFor(callId).map((r) => [r.action, (r.body as { reason: string }).reason])).toEqual([
+      ['reject', 'forbidden'],
+    ]);
   }
 });
 
@@ -154,9 +200,20 @@ test('a redirect rings several targets at once, with the timeout and callbackUri
   expect(sent[0]!.issues).toEqual([]);
   expect(sent[0]!.body).toEqual({
     targets: [
-      { '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { phone: { '@odata.type': '#microsoft.graph.identity', id: '+14255550177' } } },
-      { '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { phone: { '@odata.type': '#microsoft.graph.identity', id: '+14255550178' } } },
-      { '@odata.type': '#microsoft.graph.invitationParticipantInfo', identity: { user: { '@odata.type': '#microsoft.graph.identity', id: '29362BD4-CD58-4ED0-A206-0E4A33DBB0B6' } } },
+      {
+        '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+        identity: { phone: { '@odata.type': '#microsoft.graph.identity', id: '+14255550177' } },
+      },
+      {
+        '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+        identity: { phone: { '@odata.type': '#microsoft.graph.identity', id: '+14255550178' } },
+      },
+      {
+        '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+        identity: {
+          user: { '@odata.type': '#microsoft.graph.identity', id: '29362BD4-CD58-4ED0-A206-0E4A33DBB0B6' },
+        },
+      },
     ],
     timeout: 20,
     callbackUri: 'https://bot.contoso.com/api/calls',
@@ -186,10 +243,13 @@ describe('a notification that fails authentication changes nothing', () => {
     ['no token', async () => null],
     ['a token for another bot', () => bot.issuer.sign({ aud: 'someone-else' })],
     ['an expired token', () => bot.issuer.sign({}, { lifetimeSeconds: -3600 })],
-    ['a forged signature', async () => {
-      const [h, p] = (await bot.issuer.sign()).split('.');
-      return `${h}.${p}.${Buffer.from('forged').toString('base64url')}`;
-    }],
+    [
+      'a forged signature',
+      async () => {
+        const [h, p] = (await bot.issuer.sign()).split('.');
+        return `${h}.${p}.${Buffer.from('forged').toString('base64url')}`;
+      },
+    ],
   ];
   test.each(cases)('%s gets 401', async (_name, token) => {
     const callId = newCallId();
@@ -215,11 +275,15 @@ test('a body that breaks the schema gets 400 naming the field', async () => {
   (payload.value[0] as Record<string, unknown>).changeType = 'exploded';
   let res = await bot.notify(payload);
   expect(res.status).toBe(400);
-  expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/value\.0\.changeType/);
+  expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+    /value\.0\.changeType/,
+  );
   const tone = callUpdate(callId, { toneInfo: { sequenceId: 'one', tone: 'tone1' } });
   res = await bot.notify(tone);
   expect(res.status).toBe(400);
-  expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/resourceData\.toneInfo\.sequenceId/);
+  expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+    /resourceData\.toneInfo\.sequenceId/,
+  );
   expect(requestsFor(callId)).toHaveLength(0);
 });
 
@@ -231,9 +295,21 @@ test('a body over 1 MiB gets 413', async () => {
 test('notifications the IVR does not handle are acknowledged', async () => {
   const res = await bot.notify({
     value: [
-      { changeType: 'created', resourceUrl: '/communications/calls/421f4c00-4436-4c3a-9d9a-c4924cf98e67/contentsharingsessions/2765eb15' },
-      { changeType: 'updated', resourceUrl: '/communications/calls/421f4c00-4436-4c3a-9d9a-c4924cf98e67/participants', resourceData: [] },
-      { changeType: 'updated', resourceUrl: '/communications/calls/never-seen', resourceData: { state: 'established' } },
+      {
+        changeType: 'created',
+        resourceUrl:
+          '/communications/calls/421f4c00-4436-4c3a-9d9a-c4924cf98e67/contentsharingsessions/2765eb15',
+      },
+      {
+        changeType: 'updated',
+        resourceUrl: '/communications/calls/421f4c00-4436-4c3a-9d9a-c4924cf98e67/participants',
+        resourceData: [],
+      },
+      {
+        changeType: 'updated',
+        resourceUrl: '/communications/calls/never-seen',
+        resourceData: { state: 'established' },
+      },
     ],
   });
   expect(res.status).toBe(202);
@@ -242,7 +318,15 @@ test('notifications the IVR does not handle are acknowledged', async () => {
 test('Graph throttling is retried honouring Retry-After; the call is still answered once', async () => {
   const callId = newCallId();
   let throttled = 0;
-  bot.graph.responders.push((r) => (r.callId === callId && throttled++ < 2 ? { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'TooManyRequests', message: 'slow down' } } } : undefined));
+  bot.graph.responders.push((r) =>
+    r.callId === callId && throttled++ < 2
+      ? {
+          status: 429,
+          headers: { 'retry-after': '0' },
+          body: { error: { code: 'TooManyRequests', message: 'slow down' } },
+        }
+      : undefined,
+  );
   const res = await bot.notify(incomingCall(callId, { to: '+14255550111' }));
   expect(res.status).toBe(202);
   const sent = requestsFor(callId);
@@ -252,21 +336,44 @@ test('Graph throttling is retried honouring Retry-After; the call is still answe
 
 test('a Graph error is recorded on the call context', async () => {
   const callId = newCallId();
-  bot.graph.responders.push((r) => (r.callId === callId ? { status: 403, body: { error: { code: 'Forbidden', message: 'Calls.JoinGroupCall.All missing' } } } : undefined));
+  bot.graph.responders.push((r) =>
+    r.callId === callId
+      ? { status: 403, body: { error: { code: 'Forbidden', message: 'Calls.JoinGroupCall.All missing' } } }
+      : undefined,
+  );
   expect((await bot.notify(incomingCall(callId, { to: '+14255550111' }))).status).toBe(202);
   bot.graph.responders.pop();
   const ctx = JSON.parse(String((await contextRows(callId)).contexts[0]!.data));
-  expect(ctx.failures).toEqual([expect.objectContaining({ what: 'answer', status: 403, code: 'Forbidden', message: 'Calls.JoinGroupCall.All missing' })]);
+  expect(ctx.failures).toEqual([
+    expect.objectContaining({
+      what: 'answer',
+      status: 403,
+      code: 'Forbidden',
+      message: 'Calls.JoinGroupCall.All missing',
+    }),
+  ]);
 });
 
 test('terminated closes the context and leaves a call record', async () => {
   const callId = newCallId();
   await bot.notify(incomingCall(callId, { to: '+14255550111', from: '+12065550100' }));
-  const res = await bot.notify(callUpdate(callId, { state: 'terminated', resultInfo: { code: 200, subcode: 5000, message: 'rejected' } }, 'deleted'));
+  const res = await bot.notify(
+    callUpdate(
+      callId,
+      { state: 'terminated', resultInfo: { code: 200, subcode: 5000, message: 'rejected' } },
+      'deleted',
+    ),
+  );
   expect(res.status).toBe(202);
   const ctx = JSON.parse(String((await contextRows(callId)).contexts[0]!.data));
   expect(ctx.phase).toBe('ended');
   const record = await fetch(`${bot.host.url}/api/calls/${callId}`);
   expect(record.status).toBe(200);
-  expect(await record.json()).toMatchObject({ callId, number: '+14255550111', caller: '+12065550100', decision: { type: 'reject', reason: 'busy' }, result: { code: 200, subcode: 5000 } });
+  expect(await record.json()).toMatchObject({
+    callId,
+    number: '+14255550111',
+    caller: '+12065550100',
+    decision: { type: 'reject', reason: 'busy' },
+    result: { code: 200, subcode: 5000 },
+  });
 });

@@ -16,7 +16,9 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(menu).toMatch(/transfer to \+14255550150/);
   expect(menu).toMatch(/nodes: +welcome > mainMenu > openingHours > mainMenu > frontDesk/);
   expect(menu).toMatch(/result: +answered by \+14255550150 \(0\/7015\)/);
-  expect(voicemail).toMatch(/recording: stored in blob recordings\/\+14255550100\/.+\.wav \(192044 bytes, 6 s\)/);
+  expect(voicemail).toMatch(
+    /recording: stored in blob recordings\/\+14255550100\/.+\.wav \(192044 bytes, 6 s\)/,
+  );
   expect(afterHours).toMatch(/redirect to \+14255550177, \+14255550178/);
   expect(afterHours).toMatch(/answered by \+14255550178/);
   expect(blocked).toMatch(/reject \(forbidden\)/);

@@ -29,11 +29,14 @@ export interface BotHarness {
 
 export const REPO = projectRoot(__dirname);
 
-export async function startBotHarness(options: { flows?: Record<string, unknown>; env?: Record<string, string> } = {}): Promise<BotHarness> {
+export async function startBotHarness(
+  options: { flows?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<BotHarness> {
   const [azurite, graph, issuer] = await Promise.all([startAzurite(), startFakeGraph(), startTokenIssuer()]);
   const flowsDir = mkdtempSync(join(tmpdir(), 'ivr-flows-'));
   cpSync(join(REPO, 'flows'), flowsDir, { recursive: true });
-  for (const [name, flow] of Object.entries(options.flows ?? {})) writeFileSync(join(flowsDir, name), JSON.stringify(flow));
+  for (const [name, flow] of Object.entries(options.flows ?? {}))
+    writeFileSync(join(flowsDir, name), JSON.stringify(flow));
   const suffix = Math.random().toString(36).slice(2, 8);
   const env: Record<string, string> = {
     AzureWebJobsStorage: azurite.connectionString,
@@ -55,7 +58,9 @@ export async function startBotHarness(options: { flows?: Record<string, unknown>
   // Under Jest the TypeScript sources; compiled (the benchmark), the package.json main glob.
   const functionsDir = join(REPO, 'functions');
   const files = __filename.endsWith('.ts')
-    ? readdirSync(functionsDir).filter((f) => f.endsWith('.ts')).map((f) => join(functionsDir, f))
+    ? readdirSync(functionsDir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(functionsDir, f))
     : functionFiles(REPO);
   const host = await startLocalHost({
     port: 0,
@@ -89,7 +94,10 @@ export async function startBotHarness(options: { flows?: Record<string, unknown>
 }
 
 /** An incoming-call notification shaped like the answer page's example, to a number and from a caller. */
-export function incomingCall(callId: string, opts: { to?: string; from?: string | null; teamsCaller?: boolean } = {}) {
+export function incomingCall(
+  callId: string,
+  opts: { to?: string; from?: string | null; teamsCaller?: boolean } = {},
+) {
   const to = opts.to ?? '+14255550100';
   const source =
     opts.from === null
@@ -110,11 +118,18 @@ export function incomingCall(callId: string, opts: { to?: string; from?: string 
           '@odata.etag': 'W/"5445"',
           state: 'incoming',
           direction: 'incoming',
-          callRoutes: [{ routingType: 'lookup', original: { phone: { id: to } }, final: { phone: { id: to } } }],
+          callRoutes: [
+            { routingType: 'lookup', original: { phone: { id: to } }, final: { phone: { id: to } } },
+          ],
           source: { ...source, region: 'westus', languageId: 'en-US' },
           targets: [
             {
-              identity: { applicationInstance: { displayName: 'Contoso IVR', id: '6b3d4c2e-8f1a-4e55-9d7b-2a9c0f1e7d31' } },
+              identity: {
+                applicationInstance: {
+                  displayName: 'Contoso IVR',
+                  id: '6b3d4c2e-8f1a-4e55-9d7b-2a9c0f1e7d31',
+                },
+              },
               languageId: 'en-US',
             },
           ],
@@ -126,7 +141,11 @@ export function incomingCall(callId: string, opts: { to?: string; from?: string 
   };
 }
 
-export function callUpdate(callId: string, resourceData: Record<string, unknown>, changeType: 'updated' | 'deleted' = 'updated') {
+export function callUpdate(
+  callId: string,
+  resourceData: Record<string, unknown>,
+  changeType: 'updated' | 'deleted' = 'updated',
+) {
   return {
     '@odata.type': '#microsoft.graph.commsNotifications',
     value: [
@@ -134,7 +153,11 @@ export function callUpdate(callId: string, resourceData: Record<string, unknown>
         '@odata.type': '#microsoft.graph.commsNotification',
         changeType,
         resourceUrl: `/communications/calls/${callId}`,
-        resourceData: { '@odata.type': '#microsoft.graph.call', '@odata.id': `/communications/calls/${callId}`, ...resourceData },
+        resourceData: {
+          '@odata.type': '#microsoft.graph.call',
+          '@odata.id': `/communications/calls/${callId}`,
+          ...resourceData,
+        },
       },
     ],
   };

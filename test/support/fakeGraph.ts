@@ -25,7 +25,9 @@ export interface CapturedRequest {
   issues: ValidationIssue[];
 }
 
-export type Responder = (req: CapturedRequest) => { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
+export type Responder = (
+  req: CapturedRequest,
+) => { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
 
 export interface FakeGraph {
   baseUrl: string;
@@ -60,7 +62,10 @@ export async function startFakeGraph(): Promise<FakeGraph> {
           ...validateGraphLimits(kind.action, parsed, { allowHttpLoopback: true }),
         ];
       } else if (kind.kind === 'create') {
-        issues = [...validateEntity(model, 'graph.call', parsed), ...validateGraphLimits('create', parsed, { allowHttpLoopback: true })];
+        issues = [
+          ...validateEntity(model, 'graph.call', parsed),
+          ...validateGraphLimits('create', parsed, { allowHttpLoopback: true }),
+        ];
       }
       const captured: CapturedRequest = {
         method: req.method ?? 'GET',
@@ -81,14 +86,21 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       }
       if (issues.length > 0) {
         res.writeHead(400, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ error: { code: 'BadRequest', message: issues.map((i) => `${i.path}: ${i.message}`).join('; ') } }));
+        return res.end(
+          JSON.stringify({
+            error: { code: 'BadRequest', message: issues.map((i) => `${i.path}: ${i.message}`).join('; ') },
+          }),
+        );
       }
       if (kind.kind === 'action' && (kind.action === 'playPrompt' || kind.action === 'recordResponse')) {
         opSeq++;
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(
           JSON.stringify({
-            '@odata.type': kind.action === 'playPrompt' ? '#microsoft.graph.playPromptOperation' : '#microsoft.graph.recordOperation',
+            '@odata.type':
+              kind.action === 'playPrompt'
+                ? '#microsoft.graph.playPromptOperation'
+                : '#microsoft.graph.recordOperation',
             id: `op-${opSeq}`,
             status: 'running',
             clientContext: (parsed as { clientContext?: string }).clientContext,
@@ -97,11 +109,19 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       }
       if (kind.kind === 'action' && kind.action === 'subscribeToTone') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ id: `op-t${++opSeq}`, status: 'completed', clientContext: (parsed as { clientContext?: string }).clientContext }));
+        return res.end(
+          JSON.stringify({
+            id: `op-t${++opSeq}`,
+            status: 'completed',
+            clientContext: (parsed as { clientContext?: string }).clientContext,
+          }),
+        );
       }
       if (kind.kind === 'create') {
         res.writeHead(201, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ ...(parsed as object), id: `out-${++opSeq}`, state: 'establishing' }));
+        return res.end(
+          JSON.stringify({ ...(parsed as object), id: `out-${++opSeq}`, state: 'establishing' }),
+        );
       }
       res.writeHead(kind.kind === 'delete' ? 204 : 202);
       res.end();

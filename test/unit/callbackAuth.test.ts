@@ -10,7 +10,11 @@ beforeAll(async () => {
 });
 afterAll(() => issuer.close());
 beforeEach(() => {
-  auth = new CallbackAuthenticator({ openIdConfigUrl: issuer.openIdConfigUrl, audience: TEST_APP_ID, clockSkewSeconds: 60 });
+  auth = new CallbackAuthenticator({
+    openIdConfigUrl: issuer.openIdConfigUrl,
+    audience: TEST_APP_ID,
+    clockSkewSeconds: 60,
+  });
 });
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -27,7 +31,10 @@ async function rejection(header: string | undefined): Promise<string> {
 
 test('accepts a valid platform token and returns its tenant', async () => {
   const id = await auth.verify(`Bearer ${await issuer.sign()}`);
-  expect(id).toEqual({ tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', issuer: 'https://graph.microsoft.com' });
+  expect(id).toEqual({
+    tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+    issuer: 'https://graph.microsoft.com',
+  });
 });
 
 test('accepts the Bot Framework issuer and a cty: JWT header', async () => {
@@ -62,16 +69,28 @@ test('refuses alg: none', async () => {
 test('refuses HS256 signed with the public key (algorithm confusion)', async () => {
   const jwk = issuer.publicJwk();
   const { importJWK } = await import('jose');
-  const pem = await exportSPKI((await importJWK({ ...jwk, alg: 'RS256' }, 'RS256', { extractable: true })) as Parameters<typeof exportSPKI>[0]);
+  const pem = await exportSPKI(
+    (await importJWK({ ...jwk, alg: 'RS256' }, 'RS256', { extractable: true })) as Parameters<
+      typeof exportSPKI
+    >[0],
+  );
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ iss: 'https://graph.microsoft.com', aud: TEST_APP_ID, tid: 't', nbf: now, exp: now + 300 })
+  const token = await new SignJWT({
+    iss: 'https://graph.microsoft.com',
+    aud: TEST_APP_ID,
+    tid: 't',
+    nbf: now,
+    exp: now + 300,
+  })
     .setProtectedHeader({ alg: 'HS256', kid: jwk.kid })
     .sign(new TextEncoder().encode(pem));
   expect(await rejection(`Bearer ${token}`)).toBe('algorithm not allowed');
 });
 
 test('refuses a wrong issuer', async () => {
-  expect(await rejection(`Bearer ${await issuer.sign({ iss: 'https://login.microsoftonline.com/x/v2.0' })}`)).toMatch(/claim iss/);
+  expect(
+    await rejection(`Bearer ${await issuer.sign({ iss: 'https://login.microsoftonline.com/x/v2.0' })}`),
+  ).toMatch(/claim iss/);
 });
 
 test('refuses a wrong audience', async () => {
@@ -105,7 +124,9 @@ test('refuses a token without tid', async () => {
 test('refuses an unknown kid, and refetches the keys at most once per cooldown', async () => {
   const before = issuer.jwksRequests;
   expect(await rejection(`Bearer ${await issuer.sign({}, { kid: 'nobody' })}`)).toBe('unknown signing key');
-  expect(await rejection(`Bearer ${await issuer.sign({}, { kid: 'nobody-else' })}`)).toBe('unknown signing key');
+  expect(await rejection(`Bearer ${await issuer.sign({}, { kid: 'nobody-else' })}`)).toBe(
+    'unknown signing key',
+  );
   // One initial fetch; the unknown kids within the cooldown do not hammer the key endpoint.
   expect(issuer.jwksRequests - before).toBeLessThanOrEqual(1);
 });
@@ -124,6 +145,10 @@ test('picks up a rotated key on an unknown kid once the cooldown has passed', as
 });
 
 test('refuses everything when the key endpoint is unreachable', async () => {
-  auth = new CallbackAuthenticator({ openIdConfigUrl: 'http://127.0.0.1:1/none', audience: TEST_APP_ID, clockSkewSeconds: 60 });
+  auth = new CallbackAuthenticator({
+    openIdConfigUrl: 'http://127.0.0.1:1/none',
+    audience: TEST_APP_ID,
+    clockSkewSeconds: 60,
+  });
   expect(await rejection(`Bearer ${await issuer.sign()}`)).toMatch(/signing keys unavailable/);
 });

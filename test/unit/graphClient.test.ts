@@ -45,7 +45,9 @@ test('posts JSON with the bearer token to the call action path', async () => {
   const { c } = client();
   const res = await c.callAction('abc', 'answer', { a: 1 });
   expect(res.status).toBe(202);
-  expect(seen).toEqual([{ method: 'POST', url: '/v1.0/communications/calls/abc/answer', auth: 'Bearer tok', body: '{"a":1}' }]);
+  expect(seen).toEqual([
+    { method: 'POST', url: '/v1.0/communications/calls/abc/answer', auth: 'Bearer tok', body: '{"a":1}' },
+  ]);
 });
 
 test('429, 503 and 504 are retried, honouring Retry-After', async () => {

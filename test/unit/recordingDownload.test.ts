@@ -1,6 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkRecordingLocation, DownloadError, openRecording, wavDurationSeconds } from '../../shared/storage/recordingStore';
+import {
+  checkRecordingLocation,
+  DownloadError,
+  openRecording,
+  wavDurationSeconds,
+} from '../../shared/storage/recordingStore';
 
 let server: Server;
 let base: string;
@@ -16,7 +21,8 @@ beforeAll(async () => {
       for (let i = 0; i < 8; i++) res.write(Buffer.alloc(1024));
       return void res.end();
     }
-    if (req.url === '/redirect') return void res.writeHead(302, { location: 'http://127.0.0.1:1/steal' }).end();
+    if (req.url === '/redirect')
+      return void res.writeHead(302, { location: 'http://127.0.0.1:1/steal' }).end();
     res.writeHead(200, { 'content-type': 'audio/wav' });
     res.end(Buffer.alloc(512, 1));
   });
@@ -47,7 +53,9 @@ test('streams a download with the recording token', async () => {
 });
 
 test('a declared size over the cap is refused before reading, and not retried', async () => {
-  const err = (await openRecording(new URL(`${base}/declared-big`), 't', 1024).catch((e) => e)) as DownloadError;
+  const err = (await openRecording(new URL(`${base}/declared-big`), 't', 1024).catch(
+    (e) => e,
+  )) as DownloadError;
   expect(err).toBeInstanceOf(DownloadError);
   expect(err.retryable).toBe(false);
 });
@@ -58,7 +66,9 @@ test('a chunked body over the cap fails while streaming', async () => {
 });
 
 test('a refused token is final; redirects are not followed with the token', async () => {
-  const refused = (await openRecording(new URL(`${base}/ok`), 'wrong', 1024).catch((e) => e)) as DownloadError;
+  const refused = (await openRecording(new URL(`${base}/ok`), 'wrong', 1024).catch(
+    (e) => e,
+  )) as DownloadError;
   expect([refused.message, refused.retryable]).toEqual(['download answered 401', false]);
   await expect(openRecording(new URL(`${base}/redirect`), 't', 1024)).rejects.toBeInstanceOf(DownloadError);
 });

@@ -20,7 +20,13 @@ test('defaults fill in what is not set', () => {
 
 test('every problem is named, with its setting', () => {
   try {
-    loadSettings({ ...base, BOT_APP_ID: '', GRAPH_RETRY_MAX_ATTEMPTS: '99', IVR_UNCONFIGURED_REJECT_REASON: 'later', IVR_CALLS_TABLE: 'x' });
+    loadSettings({
+      ...base,
+      BOT_APP_ID: '',
+      GRAPH_RETRY_MAX_ATTEMPTS: '99',
+      IVR_UNCONFIGURED_REJECT_REASON: 'later',
+      IVR_CALLS_TABLE: 'x',
+    });
     throw new Error('accepted');
   } catch (err) {
     expect(err).toBeInstanceOf(SettingsError);
@@ -33,12 +39,23 @@ test('every problem is named, with its setting', () => {
 });
 
 test('http URLs are refused unless local development allows them on loopback', () => {
-  expect(() => loadSettings({ ...base, BOT_CALLBACK_URL: 'http://bot.contoso.com' })).toThrow(/BOT_CALLBACK_URL: must be https/);
-  expect(() => loadSettings({ ...base, GRAPH_BASE_URL: 'http://127.0.0.1:9000/v1.0' })).toThrow(/GRAPH_BASE_URL/);
-  expect(loadSettings({ ...base, GRAPH_BASE_URL: 'http://127.0.0.1:9000/v1.0', IVR_LOCAL_DEV_HTTP: 'true' }).GRAPH_BASE_URL).toBe('http://127.0.0.1:9000/v1.0');
-  expect(() => loadSettings({ ...base, GRAPH_BASE_URL: 'http://10.0.0.5/v1.0', IVR_LOCAL_DEV_HTTP: 'true' })).toThrow(/GRAPH_BASE_URL/);
+  expect(() => loadSettings({ ...base, BOT_CALLBACK_URL: 'http://bot.contoso.com' })).toThrow(
+    /BOT_CALLBACK_URL: must be https/,
+  );
+  expect(() => loadSettings({ ...base, GRAPH_BASE_URL: 'http://127.0.0.1:9000/v1.0' })).toThrow(
+    /GRAPH_BASE_URL/,
+  );
+  expect(
+    loadSettings({ ...base, GRAPH_BASE_URL: 'http://127.0.0.1:9000/v1.0', IVR_LOCAL_DEV_HTTP: 'true' })
+      .GRAPH_BASE_URL,
+  ).toBe('http://127.0.0.1:9000/v1.0');
+  expect(() =>
+    loadSettings({ ...base, GRAPH_BASE_URL: 'http://10.0.0.5/v1.0', IVR_LOCAL_DEV_HTTP: 'true' }),
+  ).toThrow(/GRAPH_BASE_URL/);
 });
 
 test('a secret and a certificate together are refused', () => {
-  expect(() => loadSettings({ ...base, AZURE_CLIENT_SECRET: 's', AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' })).toThrow(/not both/);
+  expect(() =>
+    loadSettings({ ...base, AZURE_CLIENT_SECRET: 's', AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' }),
+  ).toThrow(/not both/);
 });
