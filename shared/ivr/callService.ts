@@ -130,12 +130,15 @@ export class CallService {
       { callbackUri: this.deps.callbackUri, flow },
       this.deps.unconfiguredRejectReason,
     );
+    // The context first, then the claim: a crash in between leaves an orphan row (swept later),
+    // never a claimed call id without a context, which would make a redelivery give up.
+    const etag = await this.deps.store.create(ctx);
     // Claiming the call id is the lock: a redelivered or concurrent copy stops here.
     if (!(await this.deps.store.claimCallId(callId, clientContext))) {
+      await this.deps.store.delete(clientContext, etag).catch(() => undefined);
       this.log.info('incoming call already claimed by another delivery', { callId });
       return;
     }
-    const etag = await this.deps.store.create(ctx);
     this.log.info('incoming call decided', {
       callId,
       clientContext,
@@ -143,7 +146,7 @@ export class CallService {
       decision: ctx.decision.type,
       rule: 'rule' in ctx.decision ? ctx.decision.rule : null,
     });
-    await this.execute(ctx, etag, commands);
+    await this.execute(ctx, commands);
   }
 
   private async onCallUpdate(callId: string, changeType: string, call: CallResource): Promise<void> {
@@ -226,21 +229,20 @@ export class CallService {
       }
       const { ctx, commands } = step(current.value, event, this.env(current.value));
       if (ctx === current.value) return; // a repeat, or nothing to do
-      let etag: string;
       try {
-        etag = await this.deps.store.replace(ctx, current.etag);
+        await this.deps.store.replace(ctx, current.etag);
       } catch (err) {
         if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
         throw err;
       }
-      await this.execute(ctx, etag, commands);
+      await this.execute(ctx, commands);
       return;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
   }
 
   /** Runs commands in order; what Graph answers synchronously goes back into the engine. */
-  private async execute(ctx: CallContext, etag: string, commands: Command[]): Promise<void> {
+  private async execute(ctx: CallContext, commands: Command[]): Promise<void> {
     const followUps: IvrEvent[] = [];
     for (const command of commands) {
       try {
@@ -267,7 +269,6 @@ export class CallService {
         });
       }
     }
-    void etag;
     for (const event of followUps) await this.apply(ctx.clientContext, event);
   }
 
@@ -451,8 +452,8 @@ export class CallService {
       },
       { callbackUri: this.deps.callbackUri, flow },
     );
-    const etag = await this.deps.store.create(ctx);
-    await this.execute(ctx, etag, commands);
+    await this.deps.store.create(ctx);
+    await this.execute(ctx, commands);
     const after = await this.deps.store.get(clientContext);
     const failure = after?.value.failures.find((f) => f.what === 'createCall');
     return {
