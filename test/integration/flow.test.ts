@@ -132,6 +132,23 @@ async function answered(callId: string, to = '+14255550122') {
   await bot.notify(callUpdate(callId, { state: 'established' }));
 }
 
+/** A caller who picks voicemail; the recording completes as given; the call ends. Returns the recordings in the record. */
+async function voicemailWith(
+  completion: Record<string, unknown>,
+  to?: string,
+): Promise<Array<Record<string, unknown>>> {
+  const callId = newCallId();
+  await answered(callId, to);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  await tone(callId, 1, 'tone1');
+  await complete(callId, lastOp(callId, 'recordResponse'), completion);
+  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
+  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
+    recordings: Array<Record<string, unknown>>;
+  };
+  return record.recordings;
+}
+
 test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blob, thanks, hang-up, record', async () => {
   const callId = newCallId();
   await answered(callId);
@@ -223,75 +240,46 @@ test('no input: the menu re-prompts from a queue timer, then falls back and hang
 });
 
 test('a recording that cannot be downloaded is recorded as lost, not dropped', async () => {
-  const callId = newCallId();
-  await answered(callId);
-  await complete(callId, lastOp(callId, 'playPrompt'));
-  await tone(callId, 1, 'tone1');
-  await complete(callId, lastOp(callId, 'recordResponse'), {
+  const recordings = await voicemailWith({
     completionReason: 'maxRecordDurationReached',
     recordingLocation: `${mediaUrl}/gone.wav`,
     recordingAccessToken: 'rec-token',
   });
-  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<Record<string, unknown>>;
-  };
-  expect(record.recordings).toEqual([
+  expect(recordings).toEqual([
     expect.objectContaining({ status: 'lost', error: expect.stringMatching(/404/) }),
   ]);
 });
 
 test('an unsafe recording location is refused and never fetched with the token', async () => {
-  const callId = newCallId();
-  await answered(callId);
-  await complete(callId, lastOp(callId, 'playPrompt'));
-  await tone(callId, 1, 'tone1');
-  await complete(callId, lastOp(callId, 'recordResponse'), {
+  const recordings = await voicemailWith({
     completionReason: 'stopToneDetected',
     recordingLocation: 'http://files.example.net/rec.wav',
     recordingAccessToken: 'rec-token',
   });
-  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<Record<string, unknown>>;
-  };
-  expect(record.recordings).toEqual([
+  expect(recordings).toEqual([
     expect.objectContaining({ status: 'lost', error: expect.stringMatching(/must be https/) }),
   ]);
 });
 
 test('a number that must not keep media discards recordings without downloading them', async () => {
-  const callId = newCallId();
-  await answered(callId, '+14255550123');
-  await complete(callId, lastOp(callId, 'playPrompt'));
-  await tone(callId, 1, 'tone1');
-  await complete(callId, lastOp(callId, 'recordResponse'), {
-    completionReason: 'stopToneDetected',
-    recordingLocation: `${mediaUrl}/gone.wav`,
-    recordingAccessToken: 'wrong-token-would-401',
-  });
-  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<Record<string, unknown>>;
-  };
-  expect(record.recordings).toEqual([expect.objectContaining({ status: 'discarded', blobName: null })]);
+  const recordings = await voicemailWith(
+    {
+      completionReason: 'stopToneDetected',
+      recordingLocation: `${mediaUrl}/gone.wav`,
+      recordingAccessToken: 'wrong-token-would-401',
+    },
+    '+14255550123',
+  );
+  expect(recordings).toEqual([expect.objectContaining({ status: 'discarded', blobName: null })]);
 });
 
 test('a download that fails with 503 is retried while the location is valid, then stored', async () => {
-  const callId = newCallId();
-  await answered(callId);
-  await complete(callId, lastOp(callId, 'playPrompt'));
-  await tone(callId, 1, 'tone1');
-  await complete(callId, lastOp(callId, 'recordResponse'), {
+  const recordings = await voicemailWith({
     completionReason: 'maxSilenceTimeout',
     recordingLocation: `${mediaUrl}/flaky.wav`,
     recordingAccessToken: 'rec-token',
   });
-  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<Record<string, unknown>>;
-  };
-  expect(record.recordings).toEqual([
+  expect(recordings).toEqual([
     expect.objectContaining({ status: 'stored', bytes: WAV.length, completionReason: 'maxSilenceTimeout' }),
   ]);
 });
