@@ -79,6 +79,8 @@ export interface CallContext {
   tonesSubscribed: boolean;
   /** Highest tone sequenceId handled; tones at or below it are repeats. */
   lastToneSeq: number;
+  /** Sequence ids of the tones taken or held lately, to spot repeats (capped). */
+  recentToneSeqs?: number[];
   /** Tones that arrived ahead of a missing sequenceId. */
   heldTones: Array<{ sequenceId: number; tone: Tone }>;
   visited: string[];

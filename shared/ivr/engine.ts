@@ -296,6 +296,8 @@ const TONE_KEYS: Partial<Record<Tone, string>> = {
 
 /** Gap in tone sequenceIds tolerated before the missing tones are given up as lost. */
 const MAX_HELD_TONES = 3;
+/** How many tone sequence ids are remembered to spot repeats. */
+const RECENT_TONES = 64;
 
 class Run {
   readonly commands: Command[] = [];
@@ -375,7 +377,15 @@ class Run {
 
   private onTone(sequenceId: number, tone: Tone): boolean {
     const ctx = this.ctx;
-    if (sequenceId <= ctx.lastToneSeq || ctx.heldTones.some((t) => t.sequenceId === sequenceId)) return false; // repeat
+    const recent = (ctx.recentToneSeqs ??= []);
+    if (recent.includes(sequenceId)) return false; // a repeat of a tone already taken or held
+    recent.push(sequenceId);
+    if (recent.length > RECENT_TONES) recent.splice(0, recent.length - RECENT_TONES);
+    if (sequenceId < ctx.lastToneSeq) {
+      // Late (its successors were taken already): better out of order than lost.
+      this.takeTone(sequenceId, tone);
+      return true;
+    }
     if (ctx.lastToneSeq !== 0 && sequenceId > ctx.lastToneSeq + 1 && ctx.heldTones.length < MAX_HELD_TONES) {
       // An earlier key press is still on its way: hold this one so digits keep their order.
       ctx.heldTones.push({ sequenceId, tone });
@@ -471,8 +481,10 @@ class Run {
     ctx.timer = null;
     if (ctx.heldTones.length > 0) {
       // The missing key press never came: the keys that did arrive are the caller's input, in order.
+      const node = ctx.node;
       this.releaseHeldTones(true);
-      return true;
+      // If they moved the call on (an option, a re-prompt, a new wait), the timer's job is done.
+      if (ctx.timer || ctx.media || ctx.node !== node) return true;
     }
     const node = this.currentNode('menu');
     if (!node || !ctx.menu) return true;

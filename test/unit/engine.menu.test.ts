@@ -390,8 +390,10 @@ describe('multi-digit menus', () => {
       expect(released.ctx.lastToneSeq).toBe(4);
       expect(released.ctx.menu!.digits).toBe('10');
       expect(released.commands).toEqual([{ kind: 'startTimer', timerId: 'interDigit-8', delaySeconds: 4 }]);
-      // The lost tone turning up late is a repeat.
-      expect(stepChecked(released.ctx, ev.tone(3, 'tone5')).ctx).toBe(released.ctx);
+      // The missing tone turning up late is still taken (out of order beats lost), once.
+      const late = stepChecked(released.ctx, ev.tone(3, 'tone5'));
+      expect(late.ctx.digits.at(-1)).toBe('5');
+      expect(stepChecked(late.ctx, ev.tone(3, 'tone5')).ctx).toBe(late.ctx);
       expect(stepChecked(released.ctx, ev.timer('interDigit-8')).ctx.node).toBe('voicemail');
     });
 
@@ -405,6 +407,25 @@ describe('multi-digit menus', () => {
       // The released key barges in on the menu prompt and chooses sales.
       expect(kinds(r.commands)).toEqual(['cancelMediaProcessing', 'playPrompt']);
       expect(r.ctx.node).toBe('sales');
+    });
+
+    it('the first key arriving after the second is taken, not dropped as a repeat', () => {
+      const ctx = directoryWaiting(); // lastToneSeq 1
+      const second = stepChecked(ctx, ev.tone(3, 'tone1')); // held: 2 is missing
+      const first = stepChecked(second.ctx, ev.tone(2, 'tone0'));
+      expect(first.ctx.heldTones).toEqual([]);
+      expect(first.ctx.lastToneSeq).toBe(3);
+      expect(first.ctx.digits.slice(-2)).toEqual(['0', '1']);
+    });
+
+    it('a timer that releases keys which do not move the menu still does its own job', () => {
+      const ctx = directoryWaiting(); // lastToneSeq 1, waiting for input
+      const held = stepChecked(ctx, ev.tone(3, 'a')); // 2 is missing; "a" is not a menu key
+      const timerId = held.ctx.timer!.id;
+      const fired = stepChecked(held.ctx, ev.timer(timerId));
+      expect(fired.ctx.heldTones).toEqual([]);
+      // Nothing was entered: the no-input path re-prompts instead of leaving the menu stalled.
+      expect(kinds(fired.commands)).toContain('playPrompt');
     });
 
     it('keys keep their order when more tones arrive than can be held', () => {
