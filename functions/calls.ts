@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { getApp, invocationLogger } from '../shared/app';
 import { CallbackAuthError } from '../shared/auth/callbackAuth';
 import { NotificationFormatError, parseNotifications } from '../shared/graph/notifications';
-import { httpFunction } from '../shared/functions/registry';
+import { httpFunction, onAppStart } from '../shared/functions/registry';
 import { readJsonBody, jsonError } from '../shared/functions/http';
 
 /** POST /api/calls: Graph call notifications. Authenticated, validated, then handed to the IVR. */
@@ -34,5 +34,15 @@ export async function callsHandler(
   for (const n of notifications) await calls.handleNotification(n, identity.tenantId);
   return { status: 202 };
 }
+
+// A cold instance must still answer within Graph's 15 s: fetch keys and a token before the first call.
+onAppStart(async () => {
+  try {
+    const problems = await getApp().warmUp();
+    for (const p of problems) console.warn(`warm-up: ${p}`);
+  } catch (err) {
+    console.error(`warm-up failed: ${(err as Error).message}`);
+  }
+});
 
 httpFunction('calls', { methods: ['POST'], authLevel: 'anonymous', route: 'calls', handler: callsHandler });

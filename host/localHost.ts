@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { registrations, type Registration } from '../shared/functions/registry';
+import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
 
 /**
@@ -183,6 +183,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     return writeResponse(res, { status: 202 });
   }
 
+  for (const hook of startHooks) await hook();
   const pollers = options.pollQueues === false ? [] : await startQueuePollers(all, log);
 
   await new Promise<void>((ok, fail) => {

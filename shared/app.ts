@@ -23,6 +23,12 @@ export interface App {
   flows(): FlowCatalog;
   /** A call service logging to one invocation; `now` lets timers and tests see another clock. */
   calls(log: Logger, now?: () => Date): CallService;
+  /**
+   * Does ahead of time what the first notification would otherwise wait for: callback keys,
+   * a Graph token, the flows, the calls table. Failures are returned, not thrown: the
+   * request path retries each of these itself.
+   */
+  warmUp(): Promise<string[]>;
 }
 
 export interface AppOverrides {
@@ -67,6 +73,18 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     settings,
     auth,
     flows,
+    warmUp: async () => {
+      const steps: Array<[string, () => unknown]> = [
+        ['callback signing keys', () => auth.prefetchKeys()],
+        ['Graph token', () => getToken()],
+        ['flows', () => flows()],
+        ['calls table', () => store.get('warm-up')],
+      ];
+      const results = await Promise.allSettled(steps.map(([, run]) => Promise.resolve().then(run)));
+      return results.flatMap((r, i) =>
+        r.status === 'rejected' ? [`${steps[i]![0]}: ${(r.reason as Error).message}`] : [],
+      );
+    },
     calls: (log, now) => {
       // Cheap per invocation: the token cache lives in getToken, shared by all.
       const graph = new GraphClient({

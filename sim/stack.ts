@@ -3,6 +3,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
 import { startAzurite, freePort, type Azurite } from './azurite';
 import { startSimulator, type Simulator, type SimulatorOptions } from './index';
 
@@ -106,11 +107,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env: { ...process.env, ...env, PORT: String(bot.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const forward = (data: Buffer) => {
-      for (const line of data.toString().split('\n')) if (line.trim()) log(`[bot ${index}] ${line}`);
-    };
-    child.stdout?.on('data', forward);
-    child.stderr?.on('data', forward);
+    // Whole lines: a chunk of output can end in the middle of one (or of a UTF-8 character).
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim()) log(`[bot ${index}] ${line}`);
+      });
+    }
     bot.child = child;
     await waitForPort(bot.port, 20_000);
     bot.running = true;

@@ -60,6 +60,12 @@ export class CallbackAuthenticator {
     return this.keys;
   }
 
+  /** Fetches the signing keys ahead of the first notification (app start), so it pays no fetch. */
+  async prefetchKeys(): Promise<void> {
+    const keys = (await this.keySet()) as JWTVerifyGetKey & { reload?: () => Promise<void> };
+    await keys.reload?.();
+  }
+
   async verify(authorization: string | null | undefined): Promise<CallbackIdentity> {
     const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)\s*$/i.exec(authorization ?? '');
     if (!match)

@@ -30,6 +30,14 @@ function inFunctionsHost(): boolean {
 
 const hosted = inFunctionsHost();
 
+export const startHooks: Array<() => Promise<void>> = [];
+
+/** Runs when the worker starts (before the first invocation in the Functions host, before listening in the local host). */
+export function onAppStart(hook: () => Promise<void>): void {
+  startHooks.push(hook);
+  if (hosted) app.hook.appStart(hook);
+}
+
 export function httpFunction(name: string, options: HttpFunctionOptions): void {
   registrations.push({ kind: 'http', name, options });
   if (hosted) app.http(name, options);
