@@ -38,7 +38,7 @@ const DELAYS = {
   busy: 1,
 } as const;
 const ANSWER_DEADLINE_SECONDS = 15;
-const KEEP_ALIVE_SECONDS = 45 * 60;
+export const KEEP_ALIVE_SECONDS = 45 * 60;
 const RING_TIMEOUT_SECONDS = 60;
 const RECORD_DEFAULT_SECONDS = 5;
 
@@ -153,6 +153,8 @@ export interface PlatformOptions {
   defaultTargetBehavior: TargetScript;
   /** Simulated seconds a recording stays downloadable after its call ends. */
   recordingRetentionSeconds: number;
+  /** Simulated seconds without keepAlive before an established call ends 408/8537. */
+  keepAliveLapseSeconds: number;
   /** Absolute download URL of a recording (depends on the server's address). */
   recordingUrl: (id: string) => string;
 }
@@ -629,8 +631,9 @@ export class Platform {
 
   private armKeepAlive(call: Call): void {
     call.keepAlive?.cancel();
-    call.keepAlive = this.after(call, KEEP_ALIVE_SECONDS, () => {
-      this.log(call, 'platform', 'no keepAlive for 45 minutes');
+    const lapse = this.deps.options.keepAliveLapseSeconds;
+    call.keepAlive = this.after(call, lapse, () => {
+      this.log(call, 'platform', `no keepAlive for ${lapse / 60} minutes`);
       this.stopEverything(call);
       this.finalize(call, CALL_RESULTS.keepAliveLapsed);
     });

@@ -11,7 +11,7 @@ import {
   type CallerScriptInput,
   type TargetScriptInput,
 } from './people';
-import { Platform, type CallInfo, type CallState, type CallSummary } from './platform';
+import { KEEP_ALIVE_SECONDS, Platform, type CallInfo, type CallState, type CallSummary } from './platform';
 import { SeededRandom } from './random';
 import { bearerToken, startServers, type Reply, type Route, type Servers } from './server';
 import { Signer } from './signing';
@@ -49,6 +49,8 @@ export interface SimulatorOptions {
   targets?: Record<string, TargetScriptInput>;
   /** Simulated seconds a recording stays downloadable after its call ends (default 300). */
   recordingRetentionSeconds?: number;
+  /** Simulated seconds without keepAlive before an established call is ended 408/8537 (default 2700: Graph's 45 minutes). */
+  keepAliveLapseSeconds?: number;
   /** Accept http:// callback and prompt URLs on loopback hosts (default true: local bots). */
   allowHttpLoopback?: boolean;
   /** CSDL file for request validation (default: the repository's copy). */
@@ -149,6 +151,7 @@ export class Simulator {
         promptDurationMs: options.promptDurationMs ?? (() => 2000),
         defaultTargetBehavior: parseTargetScript(options.defaultTargetBehavior ?? { answerAfter: 2 }),
         recordingRetentionSeconds: options.recordingRetentionSeconds ?? 300,
+        keepAliveLapseSeconds: options.keepAliveLapseSeconds ?? KEEP_ALIVE_SECONDS,
         recordingUrl: (id) => `${options.graphOverHttps ? this.httpsUrl : this.httpUrl}/recordings/${id}.wav`,
       },
     });
