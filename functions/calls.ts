@@ -36,9 +36,13 @@ export async function callsHandler(
 }
 
 // A cold instance must still answer within Graph's 15 s: fetch keys and a token before the first call.
+// Bounded: an unreachable dependency must not hold the instance back; requests retry on their own.
 onAppStart(async () => {
   try {
-    const problems = await getApp().warmUp();
+    const timeout = new Promise<string[]>((done) =>
+      setTimeout(() => done(['not finished within 5 s']), 5000).unref(),
+    );
+    const problems = await Promise.race([getApp().warmUp(), timeout]);
     for (const p of problems) console.warn(`warm-up: ${p}`);
   } catch (err) {
     console.error(`warm-up failed: ${(err as Error).message}`);

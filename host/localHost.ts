@@ -267,7 +267,25 @@ function safeParse(text: string): unknown {
   }
 }
 
+/** Like Core Tools: the Values of local.settings.json become environment variables, unless already set. */
+export function loadLocalSettings(root: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = join(root, 'local.settings.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const values = (JSON.parse(text) as { Values?: Record<string, unknown> }).Values ?? {};
+  for (const [key, value] of Object.entries(values)) {
+    if (env[key] === undefined && typeof value === 'string') env[key] = value;
+  }
+  return file;
+}
+
 if (require.main === module) {
+  const loaded = loadLocalSettings(projectRoot());
+  if (loaded) console.log(`settings from ${loaded}`);
   const port = Number(process.env.PORT ?? 7071);
   startLocalHost({ port }).then(
     (h) => console.log(`graph-ivr local host listening on ${h.url}/api`),

@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { functionFiles } from '../../host/localHost';
+import { functionFiles, loadLocalSettings } from '../../host/localHost';
 import { settingsSchema } from '../../shared/config/settings';
 import { flowJsonSchema } from '../../shared/flows/jsonSchema';
 import { loadFlowDirectory } from '../../shared/flows/loader';
@@ -83,4 +84,16 @@ test('every example flow validates and references the JSON Schema', () => {
       expect(existsSync(join(dir, raw.$schema))).toBe(true);
     }
   }
+});
+
+test('the local host reads local.settings.json Values like Core Tools, without overriding the environment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ivr-settings-'));
+  writeFileSync(
+    join(dir, 'local.settings.json'),
+    JSON.stringify({ IsEncrypted: false, Values: { A: '1', B: '2' } }),
+  );
+  const env: NodeJS.ProcessEnv = { B: 'kept' };
+  expect(loadLocalSettings(dir, env)).toBe(join(dir, 'local.settings.json'));
+  expect(env).toEqual({ A: '1', B: 'kept' });
+  expect(loadLocalSettings(join(dir, 'missing'), env)).toBeNull();
 });
