@@ -1,20 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Transform } from 'node:stream';
 import type { FlowCatalog, LoadedFlow } from '../flows/loader';
 import { GraphError, type GraphClient } from '../graph/graphClient';
 import { calledIdentities, callerOf, type ParsedNotification } from '../graph/notifications';
-import { operationResourceSchema, type CallResource } from '../graph/schemas';
+import { operationResourceSchema, type CallResource, type OperationResource } from '../graph/schemas';
 import { ConflictError, type CallStore } from '../storage/callStore';
-import type { RecordStore, RecordingMeta } from '../storage/recordStore';
-import {
-  checkRecordingLocation,
-  DownloadError,
-  openRecording,
-  wavDurationSeconds,
-  type RecordingBlobStore,
-} from '../storage/recordingStore';
+import type { RecordStore } from '../storage/recordStore';
+import type { RecordingBlobStore } from '../storage/recordingStore';
 import type { TimerMessage, TimerQueue } from '../storage/timerQueue';
 import { parseOperationContext, type CallContext } from './context';
+import { RecordingArchiver } from './recordingArchiver';
 import {
   decideIncomingCall,
   placeOutboundCall,
@@ -67,9 +61,20 @@ export class CallService {
   private readonly now: () => Date;
   private readonly sleep: (ms: number) => Promise<void>;
 
+  private readonly archiver: RecordingArchiver;
+
   constructor(private readonly deps: CallServiceDeps) {
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.archiver = new RecordingArchiver({
+      records: deps.records,
+      blobs: deps.blobs,
+      maxBytes: deps.recordingMaxBytes,
+      allowLocalHttp: deps.allowLocalHttp,
+      log: deps.log,
+      now: this.now,
+      sleep: this.sleep,
+    });
   }
 
   private get log() {
@@ -182,7 +187,7 @@ export class CallService {
     await this.apply(ref.clientContext, this.operationEvent(ref.seq, op), n.callId);
   }
 
-  private operationEvent(seq: number, op: ReturnType<typeof operationResourceSchema.parse>): IvrEvent {
+  private operationEvent(seq: number, op: OperationResource): IvrEvent {
     return {
       kind: 'operationCompleted',
       at: this.at(),
@@ -324,9 +329,22 @@ export class CallService {
           command.delaySeconds,
         );
         return null;
-      case 'saveRecording':
-        await this.saveRecording(ctx, command);
+      case 'saveRecording': {
+        const flow = this.flowById(ctx.flowId)?.flow;
+        await this.archiver.archive(
+          {
+            callId: ctx.callId ?? ctx.clientContext,
+            seq: command.seq,
+            number: ctx.number,
+            caller: ctx.party,
+            node: command.node,
+            completionReason: command.completionReason,
+          },
+          { location: command.location, accessToken: command.accessToken },
+          flow?.recordings ?? { persist: true, retentionDays: 30 },
+        );
         return null;
+      }
       case 'callEnded':
         await this.deps.records.writeCallRecord(ctx);
         this.log.info('call ended', { callId, clientContext: ctx.clientContext, result: ctx.result });
@@ -345,85 +363,6 @@ export class CallService {
         if (!(err instanceof ConflictError)) throw err;
       }
     }
-  }
-
-  // ---- recordings ----
-
-  private async saveRecording(
-    ctx: CallContext,
-    command: Extract<Command, { kind: 'saveRecording' }>,
-  ): Promise<void> {
-    const flow = this.flowById(ctx.flowId)?.flow;
-    const keep = flow?.recordings.persist ?? true;
-    const recordedAt = this.at();
-    const meta: RecordingMeta = {
-      callId: ctx.callId ?? ctx.clientContext,
-      seq: command.seq,
-      number: ctx.number,
-      caller: ctx.party,
-      node: command.node,
-      recordedAt,
-      completionReason: command.completionReason,
-      status: 'discarded',
-      blobName: null,
-      bytes: null,
-      durationSeconds: null,
-      expiresAt: null,
-      error: null,
-    };
-    if (!keep) {
-      await this.deps.records.putRecording(meta);
-      return;
-    }
-    const blobName = `${safeSegment(ctx.number ?? 'unknown')}/${recordedAt.slice(0, 10)}/${safeSegment(meta.callId)}-${command.seq}.wav`;
-    const delays = [0, 500, 1500, 3000];
-    let lastError = '';
-    for (const delay of delays) {
-      if (delay) await this.sleep(delay);
-      try {
-        const url = checkRecordingLocation(command.location, this.deps.allowLocalHttp);
-        const { body, contentType } = await openRecording(
-          url,
-          command.accessToken,
-          this.deps.recordingMaxBytes,
-        );
-        let header: Buffer = Buffer.alloc(0);
-        const peek = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            if (header.length < 4096)
-              header = Buffer.concat([header, chunk.subarray(0, 4096 - header.length)]);
-            done(null, chunk);
-          },
-        });
-        body.on('error', (err) => peek.destroy(err));
-        const bytes = await this.deps.blobs.upload(blobName, body.pipe(peek), contentType, {
-          callid: meta.callId,
-          node: command.node,
-        });
-        const retentionDays = flow?.recordings.retentionDays ?? 30;
-        await this.deps.records.putRecording({
-          ...meta,
-          status: 'stored',
-          blobName,
-          bytes,
-          durationSeconds: wavDurationSeconds(header),
-          expiresAt: new Date(this.now().getTime() + retentionDays * 86_400_000).toISOString(),
-        });
-        this.log.info('recording stored', { callId: meta.callId, blobName, bytes });
-        return;
-      } catch (err) {
-        lastError = (err as Error).message;
-        this.log.warn('recording download failed', {
-          callId: meta.callId,
-          seq: command.seq,
-          error: lastError,
-        });
-        if (err instanceof DownloadError && !err.retryable) break;
-      }
-    }
-    // Never silently dropped: the loss is on record.
-    await this.deps.records.putRecording({ ...meta, status: 'lost', error: lastError });
-    this.log.error('recording lost', { callId: meta.callId, seq: command.seq, error: lastError });
   }
 
   // ---- outbound calls ----
@@ -512,14 +451,8 @@ export class CallService {
     return { closed };
   }
 
-  async expireRecordings(): Promise<{ deleted: number }> {
-    let deleted = 0;
-    for await (const meta of this.deps.records.listExpiredRecordings(this.now())) {
-      if (meta.blobName) await this.deps.blobs.delete(meta.blobName);
-      await this.deps.records.putRecording({ ...meta, status: 'deleted' });
-      deleted++;
-    }
-    return { deleted };
+  expireRecordings(): Promise<{ deleted: number }> {
+    return this.archiver.expire(this.now());
   }
 
   getCallRecord(callId: string) {
@@ -537,8 +470,4 @@ export class OutboundRequestError extends Error {
 function requireCallId(callId: string | null): string {
   if (!callId) throw new Error('the call has no Graph call id yet');
   return callId;
-}
-
-function safeSegment(value: string): string {
-  return value.replace(/[^A-Za-z0-9+_-]/g, '_');
 }
