@@ -2,7 +2,7 @@ import { CallService, type CallServiceDeps } from '../../shared/ivr/callService'
 import type { CallContext } from '../../shared/ivr/context';
 import { ConflictError, type CallStore, type Versioned } from '../../shared/storage/callStore';
 import type { RecordStore } from '../../shared/storage/recordStore';
-import type { GraphClient, GraphResponse } from '../../shared/graph/graphClient';
+import { GraphError, type GraphClient, type GraphResponse } from '../../shared/graph/graphClient';
 import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { parseNotifications } from '../../shared/graph/notifications';
 
@@ -77,9 +77,14 @@ const catalog: FlowCatalog = {
 function setup(over: Partial<CallServiceDeps> = {}) {
   const store = new MemoryStore();
   const sent: Array<{ callId: string; action: string; body: unknown }> = [];
+  /** Calls Graph no longer knows: their keepAlive answers 404. */
+  const gone = new Set<string>();
   const ok = (body: unknown = null): GraphResponse => ({ status: 202, body, location: null });
   const graph = {
     callAction: async (callId: string, action: string, body?: unknown) => {
+      if (action === 'keepAlive' && gone.has(callId)) {
+        throw new GraphError(404, 'NotFound', 'gone', 'POST', `/communications/calls/${callId}/keepAlive`);
+      }
       sent.push({ callId, action, body });
       return action === 'playPrompt' ? ok({ status: 'running' }) : ok();
     },
@@ -106,7 +111,7 @@ function setup(over: Partial<CallServiceDeps> = {}) {
     sleep: async () => undefined,
     ...over,
   });
-  return { store, sent, service };
+  return { store, sent, gone, service };
 }
 
 const incoming = (callId: string, to: string) =>
@@ -176,22 +181,12 @@ test('a context that keeps changing gives up with an error rather than looping f
 });
 
 test('a keepAlive answered 404 closes the call; other calls are kept', async () => {
-  const { store, service, sent } = setup();
+  const { store, service, sent, gone } = setup();
   for (const id of ['k1', 'k2']) {
     await service.handleNotification(incoming(id, '+14255550100'), 'tenant');
     await service.handleNotification(update(id, { state: 'established' }), 'tenant');
   }
-  const graph = (
-    service as unknown as { deps: { graph: { callAction: (id: string, a: string) => Promise<unknown> } } }
-  ).deps.graph;
-  const original = graph.callAction;
-  graph.callAction = async (id: string, action: string) => {
-    if (action === 'keepAlive' && id === 'k2') {
-      const { GraphError } = await import('../../shared/graph/graphClient');
-      throw new GraphError(404, 'NotFound', 'gone', 'POST', `/communications/calls/${id}/keepAlive`);
-    }
-    return original(id, action);
-  };
+  gone.add('k2');
   expect(await service.keepAliveAll()).toEqual({ kept: 1, closed: 1 });
   const phases = Object.fromEntries([...store.rows.values()].map((r) => [r.value.callId, r.value.phase]));
   expect(phases).toEqual({ k1: 'established', k2: 'ended' });
