@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
+import { freePort, waitForPort } from './ports';
 
 /**
  * Azurite from node_modules, in memory, on free ports: the real Table, Blob and Queue
@@ -12,37 +12,23 @@ export interface Azurite {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, deadline: number): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`Azurite did not listen on ${port} in time`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const ACCOUNT = 'devstoreaccount1';
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
+/** Starts Azurite; a port lost to another process between the check and the bind means another try. */
 export async function startAzurite(): Promise<Azurite> {
+  let lastError: Error | null = null;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      return await startOnce();
+    } catch (err) {
+      lastError = err as Error;
+    }
+  }
+  throw lastError!;
+}
+
+async function startOnce(): Promise<Azurite> {
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
   const bin = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
   const child: ChildProcess = spawn(
@@ -70,16 +56,17 @@ export async function startAzurite(): Promise<Azurite> {
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 20_000;
+  const died = () =>
+    child.exitCode !== null ? `Azurite exited (${child.exitCode}): ${stderr.trim()}` : null;
   try {
-    await Promise.all([
-      waitForPort(blob, deadline),
-      waitForPort(queue, deadline),
-      waitForPort(table, deadline),
-    ]);
+    await Promise.all([blob, queue, table].map((port) => waitForPort(port, 20_000, died)));
+    // Something else may have answered on a port Azurite then failed to bind: make sure it still runs.
+    await new Promise((r) => setTimeout(r, 100));
+    const reason = died();
+    if (reason) throw new Error(reason);
   } catch (err) {
     child.kill();
-    throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
+    throw new Error(`Azurite did not start: ${(err as Error).message}`, { cause: err });
   }
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { startAzurite, freePort, type Azurite } from './azurite';
+import { startAzurite, type Azurite } from './azurite';
+import { freePort, waitForPort } from './ports';
 import { startSimulator, type Simulator, type SimulatorOptions } from './index';
 
 /**
@@ -55,85 +56,12 @@ function projectRoot(): string {
 
 const ROOT = projectRoot();
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`the bot did not listen on port ${port} in time`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const instances = options.instances ?? 1;
   const log = options.log ?? (() => undefined);
-  const proxyPort = await freePort();
-  const botUrl = `http://127.0.0.1:${proxyPort}`;
-  const [azurite, sim] = await Promise.all([
-    startAzurite(),
-    startSimulator({ graphOverHttps: true, ...(options.sim ?? {}), botCallbackUrl: `${botUrl}/api/calls` }),
-  ]);
-  const env: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    BOT_APP_ID: sim.botAppId,
-    BOT_CALLBACK_URL: botUrl,
-    CALLBACK_OPENID_CONFIG_URL: sim.openIdConfigUrl,
-    GRAPH_BASE_URL: sim.graphBaseUrl,
-    AZURE_TENANT_ID: sim.tenantId,
-    AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
-    AZURE_AUTHORITY_HOST: sim.authorityHost,
-    NODE_EXTRA_CA_CERTS: sim.caCertPath,
-    IVR_FLOWS_DIR: options.flowsDir,
-    IVR_LOCAL_DEV_HTTP: 'true',
-    ...(options.botEnv ?? {}),
-  };
   const bots: Array<BotInstance & { child: ChildProcess | null }> = [];
-  for (let i = 0; i < instances; i++) {
-    const port = await freePort();
-    bots.push({ port, url: `http://127.0.0.1:${port}`, running: false, child: null });
-  }
-
-  const startBot = async (index: number) => {
-    const bot = bots[index]!;
-    if (bot.running) return;
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'host', 'localHost.js')], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, PORT: String(bot.port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // Whole lines: a chunk of output can end in the middle of one (or of a UTF-8 character).
-    for (const stream of [child.stdout, child.stderr]) {
-      if (!stream) continue;
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.trim()) log(`[bot ${index}] ${line}`);
-      });
-    }
-    bot.child = child;
-    await waitForPort(bot.port, 20_000);
-    bot.running = true;
-  };
-  const stopBot = async (index: number) => {
-    const bot = bots[index]!;
-    if (!bot.child) return;
-    const child = bot.child;
-    bot.running = false;
-    bot.child = null;
-    if (child.exitCode === null) {
-      await new Promise<void>((ok) => {
-        child.once('exit', () => ok());
-        child.kill('SIGKILL'); // a crash, not a graceful stop: nothing gets flushed
-      });
-    }
-  };
-
   // Round-robin over the running instances; a refused connection tries the next one.
-  const delivered = bots.map(() => 0);
+  const delivered: number[] = [];
   let turn = 0;
   const proxy: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -170,7 +98,77 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       attempt(0);
     });
   });
-  await new Promise<void>((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
+  // Port 0: the kernel picks and binds in one step, so nothing can take the port meanwhile.
+  await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
+  const botUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const [azurite, sim] = await Promise.all([
+    startAzurite(),
+    startSimulator({ graphOverHttps: true, ...(options.sim ?? {}), botCallbackUrl: `${botUrl}/api/calls` }),
+  ]);
+  const env: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    BOT_APP_ID: sim.botAppId,
+    BOT_CALLBACK_URL: botUrl,
+    CALLBACK_OPENID_CONFIG_URL: sim.openIdConfigUrl,
+    GRAPH_BASE_URL: sim.graphBaseUrl,
+    AZURE_TENANT_ID: sim.tenantId,
+    AZURE_CLIENT_ID: sim.clientId,
+    AZURE_CLIENT_SECRET: sim.clientSecret,
+    AZURE_AUTHORITY_HOST: sim.authorityHost,
+    NODE_EXTRA_CA_CERTS: sim.caCertPath,
+    IVR_FLOWS_DIR: options.flowsDir,
+    IVR_LOCAL_DEV_HTTP: 'true',
+    ...(options.botEnv ?? {}),
+  };
+  for (let i = 0; i < instances; i++) {
+    const port = await freePort();
+    bots.push({ port, url: `http://127.0.0.1:${port}`, running: false, child: null });
+    delivered.push(0);
+  }
+
+  const startBot = async (index: number, attempt = 0): Promise<void> => {
+    const bot = bots[index]!;
+    if (bot.running) return;
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'host', 'localHost.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, PORT: String(bot.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Whole lines: a chunk of output can end in the middle of one (or of a UTF-8 character).
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim()) log(`[bot ${index}] ${line}`);
+      });
+    }
+    bot.child = child;
+    const died = () => (child.exitCode !== null ? `bot ${index} exited (${child.exitCode})` : null);
+    try {
+      await waitForPort(bot.port, 20_000, died);
+    } catch (err) {
+      bot.child = null;
+      if (child.exitCode === null) child.kill('SIGKILL');
+      // Most likely another process took the port first: move to a fresh one and try again.
+      if (attempt >= 3) throw err;
+      bot.port = await freePort();
+      bot.url = `http://127.0.0.1:${bot.port}`;
+      return startBot(index, attempt + 1);
+    }
+    bot.running = true;
+  };
+  const stopBot = async (index: number) => {
+    const bot = bots[index]!;
+    if (!bot.child) return;
+    const child = bot.child;
+    bot.running = false;
+    bot.child = null;
+    if (child.exitCode === null) {
+      await new Promise<void>((ok) => {
+        child.once('exit', () => ok());
+        child.kill('SIGKILL'); // a crash, not a graceful stop: nothing gets flushed
+      });
+    }
+  };
 
   try {
     await Promise.all(bots.map((_, i) => startBot(i)));

@@ -5,7 +5,7 @@ import { TableClient } from '@azure/data-tables';
 import { createApp, useApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
 import { functionFiles, projectRoot, startLocalHost, type LocalHost } from '../../host/localHost';
-import { startAzurite, type Azurite } from './azurite';
+import { startAzurite, type Azurite } from '../../sim/azurite';
 import { startFakeGraph, type FakeGraph } from './fakeGraph';
 import { startTokenIssuer, TEST_APP_ID, TEST_TENANT, type TokenIssuer } from './tokenIssuer';
 

@@ -1,1 +1,0 @@
-export { startAzurite, freePort, type Azurite } from '../../sim/azurite';
