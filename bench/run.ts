@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startBotHarness, incomingCall, callUpdate, operationDone } from '../test/support/botHarness';
+import { startStack } from '../sim/stack';
 
 /**
  * npm run bench: figures for the hot path (the notification request), on the real pieces
@@ -9,6 +10,7 @@ import { startBotHarness, incomingCall, callUpdate, operationDone } from '../tes
  */
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
+const STACK_CALLS = Number(process.env.BENCH_STACK_CALLS ?? 60);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 function pct(values: number[], p: number): number {
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
 
   const row = (name: string, v: number[]) =>
     console.log(
-      `${name.padEnd(34)} n=${String(v.length).padStart(4)}  p50 ${fmt(pct(v, 50)).padStart(9)}  p95 ${fmt(pct(v, 95)).padStart(9)}  p99 ${fmt(pct(v, 99)).padStart(9)}  max ${fmt(Math.max(...v)).padStart(9)}`,
+      `${name.padEnd(40)} n=${String(v.length).padStart(4)}  p50 ${fmt(pct(v, 50)).padStart(9)}  p95 ${fmt(pct(v, 95)).padStart(9)}  p99 ${fmt(pct(v, 99)).padStart(9)}  max ${fmt(Math.max(...v)).padStart(9)}`,
     );
   console.log(
     `graph-ivr bench: ${CALLS} calls, ${CONCURRENCY} at a time, local host + Azurite + JWT validation + CSDL-checked Graph stand-in`,
@@ -101,6 +103,54 @@ async function main(): Promise<void> {
   );
   console.log(`RSS growth over the run: ${((rssAfter - rssBefore) / 1048576).toFixed(1)} MiB`);
   console.log('deadline for comparison: Graph needs answer/reject/redirect within 15000 ms');
+  await fullStack(row);
+}
+
+/**
+ * The product as deployed locally: bot process (compiled local host, real token and JWT
+ * paths) behind the simulator, real time (time scale 1). Latencies are read off the
+ * simulator's timeline: from the incoming notification to the bot's answer arriving.
+ */
+async function fullStack(row: (name: string, v: number[]) => void): Promise<void> {
+  const stack = await startStack({
+    flowsDir: join(__dirname, '..', '..', 'sim', 'demo', 'flows'),
+    sim: { timeScale: 1, seed: 1 },
+  });
+  try {
+    await stack.sim.placeCall({ from: '+14255550666', to: '+14255550100' }).done; // warm the instance
+    const answer: number[] = [];
+    const firstPrompt: number[] = [];
+    let next = 0;
+    const started = Date.now();
+    const worker = async () => {
+      while (next < STACK_CALLS) {
+        next++;
+        const { done } = stack.sim.placeCall({
+          from: '+12065550123',
+          to: '+14255550100',
+          actions: [{ waitFor: 'prompt' }, { after: 0.1, hangUp: true }],
+        });
+        const summary = await done;
+        const bot = summary.timeline.filter((e) => e.actor === 'bot');
+        const established = summary.timeline.find((e) => e.actor === 'platform' && e.text === 'established');
+        const prompt = bot.find((e) => e.text.startsWith('playPrompt'));
+        if (bot[0]) answer.push(bot[0].t * 1000);
+        if (established && prompt) firstPrompt.push((prompt.t - established.t) * 1000);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const refused = stack.sim.requests.filter((r) => r.issues.length > 0).length;
+    console.log(
+      `\nfull stack: ${STACK_CALLS} calls, ${CONCURRENCY} at a time, bot process + simulator (TLS token, signed notifications), real time`,
+    );
+    row('incoming notification -> answer at Graph', answer);
+    row('established -> first prompt at Graph', firstPrompt);
+    console.log(
+      `${((Date.now() - started) / 1000).toFixed(1)} s; ${refused} Graph requests refused by the CSDL check`,
+    );
+  } finally {
+    await stack.stop();
+  }
 }
 
 main().catch((err: Error) => {
