@@ -3,7 +3,7 @@ import { getApp, invocationLogger } from '../shared/app';
 import { jsonError } from '../shared/functions/http';
 import { httpFunction } from '../shared/functions/registry';
 
-/** GET /api/calls/{callId}: the record of a finished call (function key required). */
+/** GET /api/calls/{callId}: a finished call's record, or where a call in progress is (function key required). */
 export async function callRecordHandler(
   request: HttpRequest,
   context: InvocationContext,
@@ -11,10 +11,9 @@ export async function callRecordHandler(
   const callId = request.params.callId ?? '';
   if (!/^[A-Za-z0-9-]{1,128}$/.test(callId))
     return jsonError(400, 'BadRequest', 'callId must be 1-128 letters, digits or dashes');
-  const record = await getApp().calls(invocationLogger(context)).getCallRecord(callId);
-  if (!record)
-    return jsonError(404, 'NotFound', `no record of call ${callId} (calls in progress have none yet)`);
-  return { status: 200, jsonBody: record };
+  const status = await getApp().calls(invocationLogger(context)).getCallStatus(callId);
+  if (!status) return jsonError(404, 'NotFound', `no call ${callId} is known`);
+  return { status: 200, jsonBody: status };
 }
 
 httpFunction('callRecord', {

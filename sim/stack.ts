@@ -42,6 +42,7 @@ export interface Stack {
   delivered: number[];
   stopBot(index: number): Promise<void>;
   startBot(index: number): Promise<void>;
+  /** The bot's record of a finished call (null while the call is in progress or unknown). */
   callRecord(callId: string): Promise<Record<string, unknown> | null>;
   stop(): Promise<void>;
 }
@@ -191,7 +192,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     async callRecord(callId) {
       const running = bots.find((b) => b.running) ?? bots[0]!;
       const res = await fetch(`${running.url}/api/calls/${encodeURIComponent(callId)}`);
-      return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : null;
+      if (res.status !== 200) return null;
+      const body = (await res.json()) as Record<string, unknown>;
+      // A call still in progress has a status but no record yet.
+      return body.status === 'ended' ? body : null;
     },
     async stop() {
       await Promise.all(bots.map((_, i) => stopBot(i)));

@@ -455,8 +455,44 @@ export class CallService {
     return this.archiver.expire(this.now());
   }
 
-  getCallRecord(callId: string) {
-    return this.deps.records.getCallRecord(callId);
+  /**
+   * A finished call's record; for a call still in progress, what it is doing now
+   * (phase, node, nodes so far), from its context.
+   */
+  async getCallStatus(callId: string): Promise<
+    | ({ status: 'ended' } & NonNullable<Awaited<ReturnType<RecordStore['getCallRecord']>>>)
+    | {
+        status: 'inProgress';
+        callId: string;
+        number: string | null;
+        caller: string | null;
+        phase: string;
+        node: string | null;
+        startedAt: string;
+        answeredAt: string | null;
+        nodesVisited: string[];
+        digits: string[];
+      }
+    | null
+  > {
+    const record = await this.deps.records.getCallRecord(callId);
+    if (record) return { status: 'ended', ...record };
+    const key = await this.deps.store.findByCallId(callId);
+    const current = key ? await this.deps.store.get(key) : null;
+    if (!current) return null;
+    const ctx = current.value;
+    return {
+      status: 'inProgress',
+      callId,
+      number: ctx.number,
+      caller: ctx.party,
+      phase: ctx.phase,
+      node: ctx.node,
+      startedAt: ctx.createdAt,
+      answeredAt: ctx.establishedAt,
+      nodesVisited: ctx.visited,
+      digits: ctx.digits,
+    };
   }
 }
 

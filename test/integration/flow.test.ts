@@ -420,3 +420,23 @@ function makeWav(seconds: number): Buffer {
   h.writeUInt32LE(data.length, 40);
   return Buffer.concat([h, data]);
 }
+
+test('GET /api/calls/{callId} shows where a call in progress is, and 404 for an unknown call', async () => {
+  const callId = newCallId();
+  await answered(callId);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  const live = await fetch(`${bot.host.url}/api/calls/${callId}`);
+  expect(live.status).toBe(200);
+  expect(await live.json()).toMatchObject({
+    status: 'inProgress',
+    callId,
+    number: '+14255550122',
+    phase: 'established',
+    node: 'menu',
+    nodesVisited: ['greeting', 'menu'],
+  });
+  const unknown = await fetch(`${bot.host.url}/api/calls/00000000-0000-0000-0000-000000000000`);
+  expect(unknown.status).toBe(404);
+  const bad = await fetch(`${bot.host.url}/api/calls/${encodeURIComponent("x' or 1=1")}`);
+  expect(bad.status).toBe(400);
+});
