@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startBotHarness, incomingCall, callUpdate, operationDone } from '../test/support/botHarness';
 import { startStack } from '../sim/stack';
+import { projectRoot } from '../host/projectRoot';
 
 /**
  * npm run bench: figures for the hot path (the notification request), on the real pieces
@@ -21,7 +22,7 @@ const fmt = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${ms.toFixe
 
 function importCost(): { functionsMs: number; heapMb: number } {
   // A fresh process, as a cold start: what importing every function file costs.
-  const root = join(__dirname, '..', '..');
+  const root = projectRoot(__dirname);
   const out = execFileSync(
     process.execPath,
     [
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
  */
 async function fullStack(row: (name: string, v: number[]) => void): Promise<void> {
   const stack = await startStack({
-    flowsDir: join(__dirname, '..', '..', 'sim', 'demo', 'flows'),
+    flowsDir: join(projectRoot(__dirname), 'sim', 'demo', 'flows'),
     sim: { timeScale: 1, seed: 1 },
   });
   try {

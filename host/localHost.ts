@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
 
@@ -30,21 +31,6 @@ export interface LocalHost {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-export function projectRoot(from = __dirname): string {
-  let dir = from;
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'graph-ivr') return dir;
-    } catch {
-      // keep walking up
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the graph-ivr project root');
-    dir = up;
-  }
 }
 
 /** The files the package.json "main" glob names (a folder and a "*.js" file pattern, as Core Tools reads it). */

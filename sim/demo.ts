@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { projectRoot } from '../host/projectRoot';
 import { startStack, type Stack } from './stack';
 import { callReport } from './report';
 import type { CallerScriptInput } from './people';
@@ -9,7 +10,7 @@ import type { CallerScriptInput } from './people';
  * run against the demo flows (sim/demo/flows); each call's timeline is printed; all stops.
  */
 
-const ROOT = join(__dirname, '..', '..');
+const ROOT = projectRoot(__dirname);
 const FRONT_DESK = '+14255550100';
 const AFTER_HOURS = '+14255550101';
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { projectRoot } from '../host/projectRoot';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { startAzurite, type Azurite } from './azurite';
@@ -45,14 +45,6 @@ export interface Stack {
   /** The bot's record of a finished call (null while the call is in progress or unknown). */
   callRecord(callId: string): Promise<Record<string, unknown> | null>;
   stop(): Promise<void>;
-}
-
-/** The project root: the folder holding package.json, from the sources (sim/) or the compiled files (dist/sim/). */
-function projectRoot(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-  }
 }
 
 const ROOT = projectRoot();

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
+import { projectRoot } from '../../host/projectRoot';
 import { isJsonObject, itemPath, memberPath, type JsonObject, type ValidationIssue } from './issues';
 
 /**
@@ -14,7 +15,6 @@ export { validateGraphLimits, type GraphLimitsOptions } from './limits';
 export { classifyCallsRequest, type CallsRequest } from './routes';
 
 const CSDL_FILE = 'v1.0-calls.csdl.xml';
-const REPO_PACKAGE_NAME = 'graph-ivr';
 const GRAPH_NAMESPACE = 'microsoft.graph';
 const CALL_TYPE = `${GRAPH_NAMESPACE}.call`;
 const OPTIONAL_PARAMETER_TERM = 'Org.OData.Core.V1.OptionalParameter';
@@ -318,26 +318,11 @@ function checkReferences(model: CsdlModel): void {
   if (problems.length > 0) throw new Error(`${model.source}: invalid CSDL:\n  ${problems.join('\n  ')}`);
 }
 
-let repoRoot: string | undefined;
-
-/** The folder holding graph-ivr's package.json, found from sim/graph (ts) or dist/sim/graph (js). */
-function findRepoRoot(): string {
-  if (repoRoot !== undefined) return repoRoot;
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const packageJson = join(dir, 'package.json');
-    if (existsSync(packageJson)) {
-      const { name } = JSON.parse(readFileSync(packageJson, 'utf8')) as { name?: unknown };
-      if (name === REPO_PACKAGE_NAME) return (repoRoot = dir);
-    }
-    if (dirname(dir) === dir) throw new Error(`no ${REPO_PACKAGE_NAME} package.json above ${__dirname}`);
-  }
-}
-
 /** GRAPH_CSDL_PATH, else the shared copy next to the repository, else the vendored one. */
 function defaultCsdlPath(): string {
   const fromEnv = process.env.GRAPH_CSDL_PATH;
   if (fromEnv) return fromEnv;
-  const root = findRepoRoot();
+  const root = projectRoot(__dirname);
   const shared = join(root, '..', 'shared', 'graph', CSDL_FILE);
   return existsSync(shared) ? shared : join(root, 'sim', 'graph', CSDL_FILE);
 }
