@@ -1,44 +1,9 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { z } from 'zod';
-import { getApp, invocationLogger } from '../shared/app';
-import { E164 } from '../shared/flows/schema';
-import { jsonError, readJsonBody } from '../shared/functions/http';
-import { httpFunction } from '../shared/functions/registry';
-import { OutboundRequestError } from '../shared/ivr/callService';
+import { httpFunction, lazy } from '../shared/functions/registry';
 
-export const outboundCallRequestSchema = z.strictObject({
-  from: z.string().regex(E164, 'from must be a configured number in E.164'),
-  to: z.string().regex(E164, 'to must be an E.164 number'),
-});
-
-/** POST /api/outbound-calls {from, to}: places a call that runs the outbound entry of from's flow. */
-export async function outboundCallsHandler(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  const body = await readJsonBody(request);
-  if (!body.ok) return body.response;
-  const parsed = outboundCallRequestSchema.safeParse(body.value);
-  if (!parsed.success) {
-    return jsonError(
-      400,
-      'BadRequest',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
-    );
-  }
-  try {
-    const result = await getApp().calls(invocationLogger(context)).placeCall(parsed.data);
-    if (result.failure) return jsonError(502, 'GraphRequestFailed', result.failure);
-    return { status: 202, jsonBody: { clientContext: result.clientContext, callId: result.callId } };
-  } catch (err) {
-    if (err instanceof OutboundRequestError) return jsonError(400, 'BadRequest', err.message);
-    throw err;
-  }
-}
-
+/** POST /api/outbound-calls {from, to}: places a call that runs the outbound entry of from's flow (function key). */
 httpFunction('outboundCalls', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'outbound-calls',
-  handler: outboundCallsHandler,
+  handler: lazy(() => import('../shared/endpoints/outboundCalls').then((m) => m.outboundCallsHandler)),
 });

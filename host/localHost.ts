@@ -71,13 +71,21 @@ function routeMatcher(route: string): (path: string) => Record<string, string> |
   };
 }
 
-function invocation(name: string, log: (line: string) => void): InvocationContext {
+function invocation(
+  name: string,
+  log: (line: string) => void,
+  triggerMetadata?: Record<string, unknown>,
+): InvocationContext {
   return new InvocationContext({
     invocationId: randomUUID(),
     functionName: name,
     logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`),
+    ...(triggerMetadata ? { triggerMetadata } : {}),
   });
 }
+
+/** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
+const MAX_DEQUEUE_COUNT = 5;
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -203,6 +211,7 @@ async function startQueuePollers(
         `queue function ${reg.name}: setting ${reg.options.connection ?? 'AzureWebJobsStorage'} is not set`,
       );
     const client = new QueueClient(connection, reg.options.queueName);
+    const poison = new QueueClient(connection, `${reg.options.queueName}-poison`);
     let stopped = false;
     const loop = (async () => {
       await client.createIfNotExists().catch(() => undefined);
@@ -222,12 +231,22 @@ async function startQueuePollers(
                 // handed over as a string, as the Functions host does
               }
               try {
-                await reg.options.handler(input, invocation(reg.name, log));
+                await reg.options.handler(
+                  input,
+                  invocation(reg.name, log, { dequeueCount: m.dequeueCount, id: m.messageId }),
+                );
                 await client.deleteMessage(m.messageId, m.popReceipt);
               } catch (err) {
                 log(`[${reg.name}] failed (attempt ${m.dequeueCount}): ${(err as Error).message}`);
-                if (m.dequeueCount >= 5)
+                if (m.dequeueCount >= MAX_DEQUEUE_COUNT) {
+                  // As the Functions host does: the message moves to the poison queue.
+                  await poison.createIfNotExists().catch(() => undefined);
+                  await poison.sendMessage(m.messageText).catch(() => undefined);
                   await client.deleteMessage(m.messageId, m.popReceipt).catch(() => undefined);
+                } else {
+                  // host.json's queues.visibilityTimeout: the wait before the next run.
+                  await client.updateMessage(m.messageId, m.popReceipt, undefined, 5).catch(() => undefined);
+                }
               }
             }),
           );

@@ -1,34 +1,52 @@
 import type { InvocationContext } from '@azure/functions';
+import { resolve } from 'node:path';
 import { CallbackAuthenticator } from './auth/callbackAuth';
 import { loadSettings, type Settings } from './config/settings';
 import { formatProblem, loadFlowDirectory, type FlowCatalog } from './flows/loader';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
-import { CallService, type Logger } from './ivr/callService';
+import { CallService, type RecordingJobQueue } from './ivr/callService';
+import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
+import { RECORDINGS_POISON_QUEUE, RECORDINGS_QUEUE, TIMER_QUEUE } from './queues';
+import type { Logger } from './logging';
 import { TableCallStore } from './storage/callStore';
 import { AzureRecordingBlobStore } from './storage/recordingStore';
 import { TableRecordStore } from './storage/recordStore';
-import { StorageTimerQueue } from './storage/timerQueue';
-import { resolve } from 'node:path';
+import { TableConnector } from './storage/tables';
+import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
 
 /**
  * The composition root: validated settings in, wired adapters out. Built on first use,
- * not at import, so a cold start pays only for what the first request needs.
+ * not at import, so a cold start pays only for what the first request needs; the storage
+ * SDKs and @azure/identity load on their first use.
  */
 
-export const TIMER_QUEUE = 'ivr-timers';
+export { RECORDINGS_QUEUE, TIMER_QUEUE };
+
+export interface RecordingJobs extends RecordingJobQueue {
+  /** A job that failed its last attempt, kept where the Functions host keeps poison messages. */
+  poison(job: RecordingJob, reason: string): Promise<void>;
+}
 
 export interface App {
   settings: Settings;
   auth: CallbackAuthenticator;
   flows(): FlowCatalog;
-  /** A call service logging to one invocation; `now` lets timers and tests see another clock. */
-  calls(log: Logger, now?: () => Date): CallService;
+  /**
+   * A call service logging to one invocation; `now` lets timers and tests see another clock,
+   * `signal` aborts its storage requests when the invocation's deadline has passed.
+   */
+  calls(log: Logger, options?: { now?: () => Date; signal?: AbortSignal }): CallService;
+  archiver(log: Logger): RecordingArchiver;
+  recordingJobs: RecordingJobs;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
-   * a Graph token, the flows, the calls table. Failures are returned, not thrown: the
+   * a Graph token, the flows, the call key secret. Failures are returned, not thrown: the
    * request path retries each of these itself.
    */
   warmUp(): Promise<string[]>;
+  /** Problems found before any invocation (invalid flows, warm-up failures): logged once, by the first. */
+  takeStartupProblems(): string[];
+  noteStartupProblems(problems: string[]): void;
 }
 
 export interface AppOverrides {
@@ -38,10 +56,25 @@ export interface AppOverrides {
 
 export function createApp(settings: Settings, overrides: AppOverrides = {}): App {
   const cs = settings.AzureWebJobsStorage;
-  const store = TableCallStore.fromConnectionString(cs, settings.IVR_CALLS_TABLE);
-  const records = TableRecordStore.fromConnectionString(cs, settings.IVR_RECORDS_TABLE);
+  const timeoutMs = settings.IVR_STORAGE_TIMEOUT_MS;
+  const store = new TableCallStore(TableConnector.fromConnectionString(cs, settings.IVR_CALLS_TABLE), timeoutMs);
+  const records = new TableRecordStore(
+    TableConnector.fromConnectionString(cs, settings.IVR_RECORDS_TABLE),
+    timeoutMs,
+  );
   const blobs = AzureRecordingBlobStore.fromConnectionString(cs, settings.IVR_RECORDINGS_CONTAINER);
-  const timers = StorageTimerQueue.fromConnectionString(cs, TIMER_QUEUE);
+  const timers = new StorageTimerQueue(JsonQueue.fromConnectionString(cs, TIMER_QUEUE, timeoutMs));
+  const jobsQueue = JsonQueue.fromConnectionString(cs, RECORDINGS_QUEUE, timeoutMs);
+  const poisonQueue = JsonQueue.fromConnectionString(cs, RECORDINGS_POISON_QUEUE, timeoutMs);
+  const recordingJobs: RecordingJobs = {
+    // The recording location lives minutes: a job older than an hour has nothing left to fetch.
+    enqueue: (job, delaySeconds) => jobsQueue.send(job, { delaySeconds, ttlSeconds: 3600 }),
+    poison: (job, reason) =>
+      poisonQueue.send(
+        { ...job, recording: job.recording ? { ...job.recording, accessToken: '(removed)' } : null, reason },
+        { ttlSeconds: 7 * 86_400 },
+      ),
+  };
   const tenantId = settings.AZURE_TENANT_ID;
   const getToken =
     overrides.getToken ??
@@ -60,11 +93,12 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     audience: settings.BOT_APP_ID,
     clockSkewSeconds: settings.CALLBACK_CLOCK_SKEW_SECONDS,
   });
+  const startupProblems: string[] = [];
   let catalog: FlowCatalog | null = null;
   const flows = () => {
     if (!catalog) {
       catalog = loadFlowDirectory(resolve(settings.IVR_FLOWS_DIR));
-      for (const p of catalog.problems) console.error(`invalid flow, not loaded: ${formatProblem(p)}`);
+      for (const p of catalog.problems) startupProblems.push(`invalid flow, not loaded: ${formatProblem(p)}`);
     }
     return catalog;
   };
@@ -73,20 +107,23 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     settings,
     auth,
     flows,
+    recordingJobs,
+    takeStartupProblems: () => startupProblems.splice(0),
+    noteStartupProblems: (problems) => void startupProblems.push(...problems),
     warmUp: async () => {
       const steps: Array<[string, () => unknown]> = [
         ['callback signing keys', () => auth.prefetchKeys()],
         ['Graph token', () => getToken()],
         ['flows', () => flows()],
-        ['calls table', () => store.get('warm-up')],
+        ['calls table', () => store.warmUp()],
       ];
       const results = await Promise.allSettled(steps.map(([, run]) => Promise.resolve().then(run)));
       return results.flatMap((r, i) =>
         r.status === 'rejected' ? [`${steps[i]![0]}: ${(r.reason as Error).message}`] : [],
       );
     },
-    calls: (log, now) => {
-      // Cheap per invocation: the token cache lives in getToken, shared by all.
+    calls: (log, options = {}) => {
+      // Cheap per invocation: the connection pool and the token cache are the process's.
       const graph = new GraphClient({
         baseUrl: settings.GRAPH_BASE_URL,
         getToken,
@@ -98,20 +135,29 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
       return new CallService({
         store,
         records,
-        blobs,
         timers,
+        recordingJobs,
         graph,
         flows,
         callbackUri,
         unconfiguredRejectReason: settings.IVR_UNCONFIGURED_REJECT_REASON,
         defaultFlowId: settings.IVR_DEFAULT_FLOW,
         tenantId,
-        recordingMaxBytes: settings.IVR_RECORDING_MAX_BYTES,
-        allowLocalHttp: settings.IVR_LOCAL_DEV_HTTP,
         log,
-        now,
+        now: options.now,
+        signal: options.signal,
       });
     },
+    archiver: (log) =>
+      new RecordingArchiver({
+        records,
+        blobs,
+        maxBytes: settings.IVR_RECORDING_MAX_BYTES,
+        allowLocalHttp: settings.IVR_LOCAL_DEV_HTTP,
+        downloadDeadlineMs: settings.IVR_RECORDING_DOWNLOAD_TIMEOUT_MS,
+        log,
+        now: () => new Date(),
+      }),
   };
 }
 
@@ -128,13 +174,16 @@ export function useApp(app: App | null): void {
   current = app;
 }
 
-/** Adapts an invocation context to the logger the domain uses. */
+/** Adapts an invocation context to the logger the domain uses: one compact line per event. */
 export function invocationLogger(context: InvocationContext): Logger {
   const fmt = (message: string, props?: Record<string, unknown>) =>
     props ? `${message} ${JSON.stringify(props)}` : message;
-  return {
+  const logger: Logger = {
     info: (m, p) => context.log(fmt(m, p)),
     warn: (m, p) => context.warn(fmt(m, p)),
     error: (m, p) => context.error(fmt(m, p)),
   };
+  // Whatever went wrong before any invocation existed is told by the first one.
+  if (current) for (const problem of current.takeStartupProblems()) logger.warn(problem);
+  return logger;
 }

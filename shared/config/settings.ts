@@ -49,6 +49,9 @@ export const settingsSchema = z
     IVR_RECORDING_MAX_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
     IVR_STALE_CALL_MINUTES: int(5, 7 * 24 * 60).default(240),
     IVR_LOCAL_DEV_HTTP: bool.default(false),
+    IVR_NOTIFICATION_DEADLINE_MS: int(1000, 14000).default(10000),
+    IVR_STORAGE_TIMEOUT_MS: int(100, 10000).default(3000),
+    IVR_RECORDING_DOWNLOAD_TIMEOUT_MS: int(1000, 120000).default(30000),
   })
   .superRefine((s, ctx) => {
     // Plain http is only for a developer's machine: loopback hosts, and only when asked for.

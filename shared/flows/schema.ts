@@ -192,8 +192,11 @@ const recordNode = z
         maxDuration: nodeId,
         silence: nodeId,
         failure: nodeId,
+        noInput: nodeId.optional(),
       })
       .describe('Where to go by how the recording ended'),
+    maxAttempts: z.number().int().min(1).max(5).default(1),
+    noInputPrompt: promptName.optional(),
   })
   .describe('Record a short message (recordResponse), e.g. voicemail');
 

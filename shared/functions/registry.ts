@@ -38,6 +38,23 @@ export function onAppStart(hook: () => Promise<void>): void {
   if (hosted) app.hook.appStart(hook);
 }
 
+/**
+ * A handler whose module loads on its first invocation: function files stay light to
+ * import (cold starts), and the code behind them loads once, when first needed.
+ */
+export function lazy<A extends unknown[], R>(
+  load: () => Promise<(...args: A) => Promise<R>>,
+): (...args: A) => Promise<R> {
+  let handler: Promise<(...args: A) => Promise<R>> | null = null;
+  return async (...args) => {
+    handler ??= load().catch((err) => {
+      handler = null;
+      throw err;
+    });
+    return (await handler)(...args);
+  };
+}
+
 export function httpFunction(name: string, options: HttpFunctionOptions): void {
   registrations.push({ kind: 'http', name, options });
   if (hosted) app.http(name, options);

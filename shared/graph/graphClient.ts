@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { KeepAliveTransport, type HttpReply } from './transport';
 
 /**
  * A thin Graph client on fetch: bearer token, JSON, and retries of 429/503/504 that
@@ -34,6 +35,8 @@ export interface GraphClientOptions {
   budgetMs: number;
   requestTimeoutMs: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Shared by all clients of the process: one connection pool. */
+  transport?: KeepAliveTransport;
   /** Told about each retry, for logs (never the token). */
   onRetry?: (info: { method: string; path: string; status: number; attempt: number; waitMs: number }) => void;
 }
@@ -43,38 +46,45 @@ const RETRYABLE = new Set([429, 503, 504]);
 export class GraphClient {
   private readonly baseUrl: string;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly transport: KeepAliveTransport;
 
   constructor(private readonly options: GraphClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.transport = options.transport ?? defaultTransport();
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   async request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<GraphResponse> {
     const deadline = Date.now() + this.options.budgetMs;
     const token = await this.options.getToken();
+    const url = new URL(this.baseUrl + path);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json',
+      ...(body !== undefined || method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    };
+    const payload = body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
-      let res: Response;
+      let res: HttpReply;
       try {
-        res = await fetch(this.baseUrl + path, {
+        res = await this.transport.send(
           method,
-          headers: {
-            authorization: `Bearer ${token}`,
-            accept: 'application/json',
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          body: body !== undefined ? JSON.stringify(body) : method === 'POST' ? '' : undefined,
-          signal: AbortSignal.timeout(Math.max(1, Math.min(this.options.requestTimeoutMs, remaining))),
-        });
+          url,
+          headers,
+          payload,
+          Math.max(1, Math.min(this.options.requestTimeoutMs, remaining)),
+        );
       } catch (err) {
         // A timeout or a dropped connection: the request may or may not have been applied.
         throw new GraphError(0, (err as Error).name, (err as Error).message, method, path);
       }
-      const text = await res.text();
-      const parsed = parseJson(text);
-      if (res.ok) return { status: res.status, body: parsed, location: res.headers.get('location') };
+      const parsed = parseJson(res.text);
+      if (res.status >= 200 && res.status < 300) {
+        return { status: res.status, body: parsed, location: headerOf(res.headers.location) };
+      }
       if (RETRYABLE.has(res.status) && attempt < this.options.maxAttempts) {
-        const waitMs = retryDelayMs(res.headers.get('retry-after'), attempt);
+        const waitMs = retryDelayMs(headerOf(res.headers['retry-after']), attempt);
         if (Date.now() + waitMs < deadline) {
           this.options.onRetry?.({ method, path, status: res.status, attempt, waitMs });
           await this.sleep(waitMs);
@@ -85,7 +95,7 @@ export class GraphClient {
       throw new GraphError(
         res.status,
         error?.code,
-        error?.message ?? (parsed ? undefined : text.slice(0, 200)),
+        error?.message ?? (parsed ? undefined : res.text.slice(0, 200)),
         method,
         path,
       );
@@ -115,6 +125,16 @@ export function retryDelayMs(header: string | null, attempt: number): number {
   }
   const base = 200 * 2 ** (attempt - 1);
   return base + Math.floor(Math.random() * base);
+}
+
+let sharedTransport: KeepAliveTransport | null = null;
+function defaultTransport(): KeepAliveTransport {
+  sharedTransport ??= new KeepAliveTransport();
+  return sharedTransport;
+}
+
+function headerOf(value: string | string[] | undefined): string | null {
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 }
 
 function parseJson(text: string): unknown {
@@ -159,16 +179,39 @@ export async function createCredential(s: CredentialSettings): Promise<TokenCred
   return new identity.ClientSecretCredential(s.tenantId, s.clientId, s.clientSecret, common);
 }
 
-/** A token getter over a credential; the credential caches and refreshes the token itself. */
-export function tokenGetter(credential: () => Promise<TokenCredential>): () => Promise<string> {
+/** Refresh a token this long before it expires, so no request carries one about to lapse. */
+const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+
+/**
+ * A token getter over a credential, caching the token until shortly before it expires:
+ * a request pays no credential call, and concurrent requests share one refresh.
+ */
+export function tokenGetter(
+  credential: () => Promise<TokenCredential>,
+  now: () => number = Date.now,
+): () => Promise<string> {
   let cred: Promise<TokenCredential> | null = null;
-  return async () => {
+  let cached: { token: string; refreshAt: number } | null = null;
+  let inFlight: Promise<string> | null = null;
+  const refresh = async () => {
     cred ??= credential().catch((err) => {
       cred = null;
       throw err;
     });
     const token = await (await cred).getToken(GRAPH_SCOPE);
     if (!token) throw new Error('no Graph token');
+    const refreshAt = Math.min(
+      token.expiresOnTimestamp - TOKEN_REFRESH_MARGIN_MS,
+      token.refreshAfterTimestamp ?? Number.POSITIVE_INFINITY,
+    );
+    cached = { token: token.token, refreshAt };
     return token.token;
+  };
+  return () => {
+    if (cached && now() < cached.refreshAt) return Promise.resolve(cached.token);
+    inFlight ??= refresh().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
   };
 }

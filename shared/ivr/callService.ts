@@ -3,39 +3,43 @@ import type { FlowCatalog, LoadedFlow } from '../flows/loader';
 import { GraphError, type GraphClient } from '../graph/graphClient';
 import { calledIdentities, callerOf, type ParsedNotification } from '../graph/notifications';
 import { operationResourceSchema, type CallResource, type OperationResource } from '../graph/schemas';
-import { ConflictError, type CallStore } from '../storage/callStore';
-import type { RecordStore } from '../storage/recordStore';
-import type { RecordingBlobStore } from '../storage/recordingStore';
+import type { Logger } from '../logging';
+import { ConflictError, type CallStore, type Versioned } from '../storage/callStore';
+import { callRecordOf, type CallRecord, type RecordStore } from '../storage/recordStore';
 import type { TimerMessage, TimerQueue } from '../storage/timerQueue';
 import { parseOperationContext, type CallContext } from './context';
-import { RecordingArchiver } from './recordingArchiver';
 import {
   decideIncomingCall,
   placeOutboundCall,
-  step,
+  runsBeforeCommit,
+  stepAll,
   type Command,
   type EngineEnv,
   type IvrEvent,
 } from './engine';
+import type { RecordingJob } from './recordingArchiver';
 
 /**
- * The imperative shell around the engine: reads a call's context, applies an event,
- * stores the result with its ETag (a conflict is re-read and re-decided), then runs the
- * commands. Only the instance whose write won sends the Graph requests, so a redelivered
- * or concurrent notification never sends one twice.
+ * The imperative shell around the engine, per notification: one point read of the call's
+ * context, every event of the notification applied in one step, one write conditional on
+ * the ETag (a conflict is re-read and re-decided), then the commands. Only the instance
+ * whose write won sends the Graph requests, so a redelivered or concurrent notification
+ * never sends one twice. Queue messages (timers, recording jobs) are sent before the write:
+ * if one cannot be sent nothing is stored, the notification fails and its redelivery tries
+ * again, so a caller is never left waiting on a timer that was never set.
  */
 
-export interface Logger {
-  info(message: string, props?: Record<string, unknown>): void;
-  warn(message: string, props?: Record<string, unknown>): void;
-  error(message: string, props?: Record<string, unknown>): void;
+export type { Logger } from '../logging';
+
+export interface RecordingJobQueue {
+  enqueue(job: RecordingJob, delaySeconds?: number): Promise<void>;
 }
 
 export interface CallServiceDeps {
   store: CallStore;
   records: RecordStore;
-  blobs: RecordingBlobStore;
   timers: TimerQueue;
+  recordingJobs: RecordingJobQueue;
   graph: GraphClient;
   flows: () => FlowCatalog;
   callbackUri: string;
@@ -43,38 +47,46 @@ export interface CallServiceDeps {
   defaultFlowId?: string;
   /** Tenant outbound calls are placed in. */
   tenantId?: string;
-  recordingMaxBytes: number;
-  allowLocalHttp: boolean;
   log: Logger;
   now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
+  /** Aborts storage requests when the notification's deadline has passed. */
+  signal?: AbortSignal;
+}
+
+/** Who sent a notification, from its verified token, and where it was sent. */
+export interface NotificationSource {
+  /** The `tid` claim of the callback token. */
+  tenantId: string;
+  /** The `ctx` of the callback address: an outbound call's context key. */
+  contextKey?: string | null;
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+const CONTEXT_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export function mintClientContext(): string {
   // 256 bits, base64url: unguessable, 43 characters, safe in table keys.
   return randomBytes(32).toString('base64url');
 }
 
+export function isContextKey(value: string | null | undefined): value is string {
+  return typeof value === 'string' && CONTEXT_KEY.test(value);
+}
+
+interface Guard {
+  /** The call id the event is about: it must be the context's (or become it, with link). */
+  callId?: string;
+  /** The tenant of the notification's token: it must be the call's. */
+  tenantId?: string;
+  /** Take callId as the context's call id if it has none yet (an outbound call's first notifications). */
+  link?: boolean;
+}
+
 export class CallService {
   private readonly now: () => Date;
-  private readonly sleep: (ms: number) => Promise<void>;
-
-  private readonly archiver: RecordingArchiver;
 
   constructor(private readonly deps: CallServiceDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.archiver = new RecordingArchiver({
-      records: deps.records,
-      blobs: deps.blobs,
-      maxBytes: deps.recordingMaxBytes,
-      allowLocalHttp: deps.allowLocalHttp,
-      log: deps.log,
-      now: this.now,
-      sleep: this.sleep,
-    });
   }
 
   private get log() {
@@ -95,39 +107,36 @@ export class CallService {
 
   // ---- notifications ----
 
-  async handleNotification(n: ParsedNotification, tenantId: string): Promise<void> {
+  async handleNotification(n: ParsedNotification, source: NotificationSource): Promise<void> {
     switch (n.kind) {
       case 'other':
         this.log.info('notification not handled by the IVR', {
-          resourceUrl: n.resourceUrl,
+          resourceUrl: n.resourceUrl.slice(0, 200),
           changeType: n.changeType,
         });
         return;
       case 'operation':
-        return this.onOperation(n);
+        return this.onOperation(n, source);
       case 'call':
         if (n.changeType === 'created' && n.call.state === 'incoming')
-          return this.onIncoming(n.callId, n.call, tenantId);
-        return this.onCallUpdate(n.callId, n.changeType, n.call);
+          return this.onIncoming(n.callId, n.call, source.tenantId);
+        return this.onCallUpdate(n.callId, n.changeType, n.call, source);
     }
   }
 
   private async onIncoming(callId: string, call: CallResource, tenantId: string): Promise<void> {
-    if (await this.deps.store.findByCallId(callId)) {
-      this.log.info('incoming call already handled (redelivered notification)', { callId });
-      return;
-    }
     const catalog = this.deps.flows();
     const identities = calledIdentities(call);
     const configured = identities.map((id) => catalog.byIdentity.get(id)).find(Boolean);
     const flow =
       configured ?? (this.deps.defaultFlowId ? (catalog.byId.get(this.deps.defaultFlowId) ?? null) : null);
-    const clientContext = mintClientContext();
+    const clientContext = await this.deps.store.keyFor(callId);
     const { ctx, commands } = decideIncomingCall(
       {
         clientContext,
         callId,
-        tenantId: call.tenantId ?? tenantId,
+        // The verified token says whose call this is, not the body.
+        tenantId,
         number: configured ? configured.flow.number : (identities[0] ?? null),
         caller: callerOf(call),
         at: this.at(),
@@ -135,45 +144,56 @@ export class CallService {
       { callbackUri: this.deps.callbackUri, flow },
       this.deps.unconfiguredRejectReason,
     );
-    // The context first, then the claim: a crash in between leaves an orphan row (swept later),
-    // never a claimed call id without a context, which would make a redelivery give up.
-    const etag = await this.deps.store.create(ctx);
-    // Claiming the call id is the lock: a redelivered or concurrent copy stops here.
-    if (!(await this.deps.store.claimCallId(callId, clientContext))) {
-      await this.deps.store.delete(clientContext, etag).catch(() => undefined);
-      this.log.info('incoming call already claimed by another delivery', { callId });
+    let etag: string;
+    try {
+      // The insert is the claim: a redelivered or concurrent copy stops here, before any Graph request.
+      etag = await this.deps.store.create(ctx, this.deps.signal);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      this.log.info('incoming call already handled (redelivered notification)', { callId });
       return;
     }
     this.log.info('incoming call decided', {
       callId,
-      clientContext,
       number: ctx.number,
       decision: ctx.decision.type,
       rule: 'rule' in ctx.decision ? ctx.decision.rule : null,
     });
-    await this.execute(ctx, commands);
+    await this.execute({ value: ctx, etag }, commands);
   }
 
-  private async onCallUpdate(callId: string, changeType: string, call: CallResource): Promise<void> {
-    const key = await this.findContext(callId);
-    if (!key) {
-      this.log.warn('notification for an unknown call', { callId, state: call.state });
-      return;
-    }
+  private async onCallUpdate(
+    callId: string,
+    changeType: string,
+    call: CallResource,
+    source: NotificationSource,
+  ): Promise<void> {
     const at = this.at();
-    if (call.toneInfo) {
-      await this.apply(key, {
-        kind: 'tone',
-        at,
-        sequenceId: call.toneInfo.sequenceId,
-        tone: call.toneInfo.tone,
-      });
-    }
+    const events: IvrEvent[] = [];
+    if (call.toneInfo)
+      events.push({ kind: 'tone', at, sequenceId: call.toneInfo.sequenceId, tone: call.toneInfo.tone });
     const state = call.state ?? (changeType === 'deleted' ? 'terminated' : null);
-    if (state) await this.apply(key, { kind: 'callState', at, state, resultInfo: call.resultInfo ?? null });
+    if (state) events.push({ kind: 'callState', at, state, resultInfo: call.resultInfo ?? null });
+    if (events.length === 0) return;
+    const hinted = isContextKey(source.contextKey) ? source.contextKey : null;
+    const key = hinted ?? (await this.deps.store.keyFor(callId));
+    const guard: Guard = { callId, tenantId: source.tenantId, link: Boolean(hinted) };
+    if (await this.apply(key, events, guard)) return;
+    if (hinted) return this.unknownCall(callId, call.state);
+    // An outbound call whose notification came without its callback key: its link row, if any.
+    const linked = await this.deps.store.findLink(callId, this.deps.signal);
+    if (!linked || linked === key || !(await this.apply(linked, events, guard)))
+      this.unknownCall(callId, call.state);
   }
 
-  private async onOperation(n: Extract<ParsedNotification, { kind: 'operation' }>): Promise<void> {
+  private unknownCall(callId: string, state: string | null | undefined): void {
+    this.log.warn('notification for an unknown call', { callId, state: state ?? null });
+  }
+
+  private async onOperation(
+    n: Extract<ParsedNotification, { kind: 'operation' }>,
+    source: NotificationSource,
+  ): Promise<void> {
     const op = n.operation;
     if (op.status !== 'completed' && op.status !== 'failed') return;
     const ref = op.clientContext ? parseOperationContext(op.clientContext) : null;
@@ -184,7 +204,11 @@ export class CallService {
       });
       return;
     }
-    await this.apply(ref.clientContext, this.operationEvent(ref.seq, op), n.callId);
+    const found = await this.apply(ref.clientContext, [this.operationEvent(ref.seq, op)], {
+      callId: n.callId,
+      tenantId: source.tenantId,
+    });
+    if (!found) this.log.warn('operation notification for an unknown call', { callId: n.callId });
   }
 
   private operationEvent(seq: number, op: OperationResource): IvrEvent {
@@ -202,61 +226,81 @@ export class CallService {
     };
   }
 
-  /** The context of a call id. An outbound call's id is linked just after Graph answers, so wait briefly for it. */
-  private async findContext(callId: string): Promise<string | null> {
-    for (const wait of [0, 100, 300, 600]) {
-      if (wait) await this.sleep(wait);
-      const key = await this.deps.store.findByCallId(callId);
-      if (key) return key;
-    }
-    return null;
-  }
-
   async handleTimer(message: TimerMessage): Promise<void> {
-    await this.apply(message.clientContext, { kind: 'timer', at: this.at(), timerId: message.timerId });
+    const found = await this.apply(message.clientContext, [
+      { kind: 'timer', at: this.at(), timerId: message.timerId },
+    ]);
+    if (!found) this.log.warn('timer for an unknown call', { timerId: message.timerId });
   }
 
   // ---- the read / decide / write / act loop ----
 
-  private async apply(clientContext: string, event: IvrEvent, expectCallId?: string): Promise<void> {
+  /**
+   * Applies events to a context. False when there is no such context; true otherwise (also
+   * when the events change nothing or are refused by the guard). `known` is a version the
+   * caller just wrote, which saves the read.
+   */
+  private async apply(
+    clientContext: string,
+    events: IvrEvent[],
+    guard: Guard = {},
+    known?: Versioned<CallContext>,
+  ): Promise<boolean> {
+    let next = known;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = await this.deps.store.get(clientContext);
-      if (!current) {
-        this.log.warn('no context for event', { clientContext, event: event.kind });
-        return;
-      }
-      if (expectCallId && current.value.callId && current.value.callId !== expectCallId) {
-        this.log.warn('operation notification does not belong to this call', {
-          clientContext,
-          callId: expectCallId,
+      const current = next ?? (await this.deps.store.get(clientContext, this.deps.signal));
+      next = undefined;
+      if (!current) return false;
+      const stored = current.value;
+      if (guard.tenantId && stored.tenantId && guard.tenantId !== stored.tenantId) {
+        // A token from another tenant must not steer this call.
+        this.log.warn('notification refused: its tenant is not the call tenant', {
+          callId: guard.callId ?? stored.callId,
+          tokenTenant: guard.tenantId,
         });
-        return;
+        return true;
       }
-      const { ctx, commands } = step(current.value, event, this.env(current.value));
-      if (ctx === current.value) return; // a repeat, or nothing to do
+      if (guard.callId && stored.callId && stored.callId !== guard.callId) {
+        this.log.warn('notification does not belong to this call', {
+          callId: guard.callId,
+          contextCallId: stored.callId,
+        });
+        return true;
+      }
+      const base =
+        guard.link && guard.callId && !stored.callId ? { ...stored, callId: guard.callId } : stored;
+      const { ctx, commands } = stepAll(base, events, this.env(stored));
+      if (ctx === stored) return true; // a repeat, or nothing to do
+      for (const command of commands.filter(runsBeforeCommit)) await this.runBeforeCommit(ctx, command);
+      let etag: string;
       try {
-        await this.deps.store.replace(ctx, current.etag);
+        etag = await this.deps.store.replace(ctx, current.etag, this.deps.signal);
       } catch (err) {
         if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
         throw err;
       }
-      await this.execute(ctx, commands);
-      return;
+      await this.execute(
+        { value: ctx, etag },
+        commands.filter((c) => !runsBeforeCommit(c)),
+      );
+      return true;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
   }
 
-  /** Runs commands in order; what Graph answers synchronously goes back into the engine. */
-  private async execute(ctx: CallContext, commands: Command[]): Promise<void> {
+  /** Runs commands in order; what Graph answers synchronously goes back into the engine, in one step. */
+  private async execute(current: Versioned<CallContext>, commands: Command[]): Promise<void> {
+    const ctx = current.value;
     const followUps: IvrEvent[] = [];
+    let changedElsewhere = false;
     for (const command of commands) {
       try {
-        const event = await this.run(ctx, command);
-        if (event) followUps.push(event);
+        const result = await this.run(ctx, command);
+        if (result === 'contextChanged') changedElsewhere = true;
+        else if (result) followUps.push(result);
       } catch (err) {
         const e = err instanceof GraphError ? err : null;
         this.log.error('command failed', {
-          clientContext: ctx.clientContext,
           callId: ctx.callId,
           command: command.kind,
           status: e?.status,
@@ -274,10 +318,43 @@ export class CallService {
         });
       }
     }
-    for (const event of followUps) await this.apply(ctx.clientContext, event);
+    if (followUps.length > 0)
+      await this.apply(ctx.clientContext, followUps, {}, changedElsewhere ? undefined : current);
   }
 
-  private async run(ctx: CallContext, command: Command): Promise<IvrEvent | null> {
+  private async runBeforeCommit(ctx: CallContext, command: Command): Promise<void> {
+    switch (command.kind) {
+      case 'startTimer':
+        await this.deps.timers.schedule(
+          { clientContext: ctx.clientContext, timerId: command.timerId },
+          command.delaySeconds,
+        );
+        return;
+      case 'archiveRecording': {
+        const policy = this.flowById(ctx.flowId)?.flow.recordings ?? { persist: true, retentionDays: 30 };
+        await this.deps.recordingJobs.enqueue({
+          callId: ctx.callId ?? ctx.clientContext,
+          seq: command.seq,
+          number: ctx.number,
+          caller: ctx.party,
+          node: command.node,
+          recordedAt: this.at(),
+          outcome: command.outcome,
+          completionReason: command.completionReason,
+          recording: command.recording,
+          reason: command.reason,
+          persist: policy.persist,
+          retentionDays: policy.retentionDays,
+          attempt: 1,
+        });
+        return;
+      }
+      default:
+        throw new Error(`${command.kind} does not run before the context is stored`);
+    }
+  }
+
+  private async run(ctx: CallContext, command: Command): Promise<IvrEvent | 'contextChanged' | null> {
     const graph = this.deps.graph;
     const callId = ctx.callId;
     switch (command.kind) {
@@ -318,37 +395,18 @@ export class CallService {
         const res = await graph.post('/communications/calls', command.body);
         const id = (res.body as { id?: unknown } | null)?.id;
         if (typeof id !== 'string' || !id) throw new Error('create call answered without a call id');
-        await this.deps.store.claimCallId(id, ctx.clientContext);
+        // Lookups by call id (the status endpoint, a notification without its callback key) follow this link.
+        await this.deps.store.linkCallId(id, ctx.clientContext);
         await this.setCallId(ctx.clientContext, id);
         ctx.callId = id;
-        return null;
-      }
-      case 'startTimer':
-        await this.deps.timers.schedule(
-          { clientContext: ctx.clientContext, timerId: command.timerId },
-          command.delaySeconds,
-        );
-        return null;
-      case 'saveRecording': {
-        const flow = this.flowById(ctx.flowId)?.flow;
-        await this.archiver.archive(
-          {
-            callId: ctx.callId ?? ctx.clientContext,
-            seq: command.seq,
-            number: ctx.number,
-            caller: ctx.party,
-            node: command.node,
-            completionReason: command.completionReason,
-          },
-          { location: command.location, accessToken: command.accessToken },
-          flow?.recordings ?? { persist: true, retentionDays: 30 },
-        );
-        return null;
+        return 'contextChanged';
       }
       case 'callEnded':
-        await this.deps.records.writeCallRecord(ctx);
-        this.log.info('call ended', { callId, clientContext: ctx.clientContext, result: ctx.result });
+        this.log.info('call ended', { callId, result: ctx.result?.code ?? null });
         return null;
+      case 'startTimer':
+      case 'archiveRecording':
+        return null; // ran before the context was stored
     }
   }
 
@@ -391,8 +449,8 @@ export class CallService {
       },
       { callbackUri: this.deps.callbackUri, flow },
     );
-    await this.deps.store.create(ctx);
-    await this.execute(ctx, commands);
+    const etag = await this.deps.store.create(ctx);
+    await this.execute({ value: ctx, etag }, commands);
     const after = await this.deps.store.get(clientContext);
     const failure = after?.value.failures.find((f) => f.what === 'createCall');
     return {
@@ -402,7 +460,7 @@ export class CallService {
     };
   }
 
-  // ---- timers: keep calls alive, sweep stale ones, expire recordings ----
+  // ---- timers: keep calls alive, sweep stale ones ----
 
   async keepAliveAll(): Promise<{ kept: number; closed: number }> {
     let kept = 0;
@@ -415,12 +473,14 @@ export class CallService {
         kept++;
       } catch (err) {
         if (err instanceof GraphError && err.status === 404) {
-          await this.apply(ctx.clientContext, {
-            kind: 'callState',
-            at: this.at(),
-            state: 'terminated',
-            resultInfo: { code: 404, message: 'call no longer exists (keepAlive)' },
-          });
+          await this.apply(ctx.clientContext, [
+            {
+              kind: 'callState',
+              at: this.at(),
+              state: 'terminated',
+              resultInfo: { code: 404, message: 'call no longer exists (keepAlive)' },
+            },
+          ]);
           closed++;
         } else {
           this.log.warn('keepAlive failed', { callId: ctx.callId, error: (err as Error).message });
@@ -440,19 +500,17 @@ export class CallService {
         // The call may still exist on the platform (lost notifications): end it there too.
         await this.deps.graph.deleteCall(ctx.callId).catch(() => undefined);
       }
-      await this.apply(ctx.clientContext, {
-        kind: 'callState',
-        at: this.at(),
-        state: 'terminated',
-        resultInfo: { code: 0, message: `closed by sweep after ${maxIdleMinutes} idle minutes` },
-      });
+      await this.apply(ctx.clientContext, [
+        {
+          kind: 'callState',
+          at: this.at(),
+          state: 'terminated',
+          resultInfo: { code: 0, message: `closed by sweep after ${maxIdleMinutes} idle minutes` },
+        },
+      ]);
       closed++;
     }
     return { closed };
-  }
-
-  expireRecordings(): Promise<{ deleted: number }> {
-    return this.archiver.expire(this.now());
   }
 
   /**
@@ -460,7 +518,7 @@ export class CallService {
    * (phase, node, nodes so far), from its context.
    */
   async getCallStatus(callId: string): Promise<
-    | ({ status: 'ended' } & NonNullable<Awaited<ReturnType<RecordStore['getCallRecord']>>>)
+    | ({ status: 'ended' } & CallRecord)
     | {
         status: 'inProgress';
         callId: string;
@@ -475,12 +533,13 @@ export class CallService {
       }
     | null
   > {
-    const record = await this.deps.records.getCallRecord(callId);
-    if (record) return { status: 'ended', ...record };
     const key = await this.deps.store.findByCallId(callId);
     const current = key ? await this.deps.store.get(key) : null;
-    if (!current) return null;
+    if (!current || current.value.callId !== callId) return null;
     const ctx = current.value;
+    if (ctx.phase === 'ended') {
+      return { status: 'ended', ...callRecordOf(ctx, await this.deps.records.listRecordings(callId)) };
+    }
     return {
       status: 'inProgress',
       callId,

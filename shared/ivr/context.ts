@@ -42,7 +42,8 @@ export interface RecordingRef {
   /** Operation sequence number, unique within the call. */
   seq: number;
   node: string;
-  outcome: 'stopTone' | 'maxDuration' | 'silence' | 'failure';
+  /** noInput: the caller said nothing at all (initial silence): not a message. */
+  outcome: 'stopTone' | 'maxDuration' | 'silence' | 'noInput' | 'failure';
   completionReason: string | null;
   /** Set when the platform handed over a recording to download. */
   hasAudio: boolean;
@@ -72,7 +73,14 @@ export interface CallContext {
   phase: CallPhase;
   node: string | null;
   menu: MenuState | null;
+  /** The current record node's attempt (1-based), for re-asking after silence. */
+  record?: { attempt: number } | null;
   media: PendingMedia | null;
+  /**
+   * A recording still running when the call ended: its completion may come after
+   * `terminated`, or never. The timer closes it as lost if nothing comes.
+   */
+  pendingRecording?: { seq: number; node: string; timerId: string } | null;
   timer: PendingTimer | null;
   /** Counter for operation clientContexts and timer ids. */
   seq: number;
@@ -95,6 +103,14 @@ export interface CallContext {
 
 /** Lists kept in the context are capped so a pathological call cannot outgrow a table row. */
 export const HISTORY_LIMIT = 200;
+/** Longest failure message and code kept: platform strings are unbounded. */
+export const MESSAGE_LIMIT = 512;
+export const CODE_LIMIT = 64;
+
+/** Truncates a platform string before it is stored. */
+export function bounded(value: string, limit: number): string {
+  return value.length <= limit ? value : `${value.slice(0, limit - 1)}…`;
+}
 
 export function operationContext(ctx: Pick<CallContext, 'clientContext'>, seq: number): string {
   return `${ctx.clientContext}.${seq}`;

@@ -14,7 +14,10 @@ import type { LoadedFlow } from '../flows/loader';
 import type { FlowNode, NodeOf, RedirectTarget } from '../flows/schema';
 import { decideIncoming } from '../flows/rules';
 import {
+  bounded,
+  CODE_LIMIT,
   HISTORY_LIMIT,
+  MESSAGE_LIMIT,
   operationContext,
   type CallContext,
   type Decision,
@@ -68,15 +71,32 @@ export type Command =
   | { kind: 'hangUp' }
   | { kind: 'startTimer'; timerId: string; delaySeconds: number }
   | {
-      kind: 'saveRecording';
+      /**
+       * Hands a recording to the archive queue: downloaded and stored when there is audio to
+       * keep, otherwise a discarded or lost row saying why. Never silently dropped.
+       */
+      kind: 'archiveRecording';
       seq: number;
       node: string;
-      location: string;
-      accessToken: string;
+      outcome: RecordingRef['outcome'];
       completionReason: string | null;
-      durationSeconds: number | null;
+      recording: { location: string; accessToken: string } | null;
+      /** Why nothing is downloaded (set when recording is null or the audio is not a message). */
+      reason: string | null;
     }
   | { kind: 'callEnded' };
+
+/**
+ * Commands the shell runs before it stores the new context: queue messages, which are
+ * harmless when repeated but must not be lost. If one fails nothing is stored, and the
+ * platform's redelivery of the notification tries again.
+ */
+export function runsBeforeCommit(command: Command): boolean {
+  return command.kind === 'startTimer' || command.kind === 'archiveRecording';
+}
+
+/** How long a recording cut short by a hang-up may take to be reported before it counts as lost. */
+export const RECORDING_GRACE_SECONDS = 120;
 
 export interface EngineEnv {
   /** callbackUri for Graph requests about this call. */
@@ -250,7 +270,9 @@ export function placeOutboundCall(info: OutboundCallInfo, env: EngineEnv & { flo
   });
   const body: CreateCallBody = {
     '@odata.type': '#microsoft.graph.call',
-    callbackUri: env.callbackUri,
+    // The call id is unknown until Graph answers, and its first notifications can come
+    // before that answer: the callback address itself leads them to this context.
+    callbackUri: callbackUriFor(env.callbackUri, info.clientContext),
     source: {
       '@odata.type': '#microsoft.graph.participantInfo',
       identity: {
@@ -269,14 +291,41 @@ export function placeOutboundCall(info: OutboundCallInfo, env: EngineEnv & { flo
   return { ctx, commands: [{ kind: 'createCall', body }] };
 }
 
+/** The callback address of an outbound call: the bot's, with the call's context key. */
+export function callbackUriFor(callbackUri: string, clientContext: string): string {
+  return `${callbackUri}${callbackUri.includes('?') ? '&' : '?'}ctx=${clientContext}`;
+}
+
 // ---- the step function ---------------------------------------------------------------------------
 
 /** Applies one event. Returns the same ctx object (and no commands) when the event changes nothing. */
 export function step(ctx: CallContext, event: IvrEvent, env: EngineEnv): StepResult {
-  if (ctx.phase === 'ended') return { ctx, commands: [] };
+  if (ctx.phase === 'ended' && !endedCallAwaits(ctx, event)) return { ctx, commands: [] };
   const run = new Run(structuredClone(ctx), env, event.at);
   const changed = run.apply(event);
   return changed ? { ctx: run.ctx, commands: run.commands } : { ctx, commands: [] };
+}
+
+/** Applies events in order, as one change: a notification can carry a tone and a state. */
+export function stepAll(ctx: CallContext, events: readonly IvrEvent[], env: EngineEnv): StepResult {
+  let current = ctx;
+  const commands: Command[] = [];
+  for (const event of events) {
+    const r = step(current, event, env);
+    current = r.ctx;
+    commands.push(...r.commands);
+  }
+  return { ctx: current, commands };
+}
+
+/** An ended call still takes the completion of a recording cut short by the hang-up, or its grace timer. */
+function endedCallAwaits(ctx: CallContext, event: IvrEvent): boolean {
+  const pending = ctx.pendingRecording;
+  if (!pending) return false;
+  return (
+    (event.kind === 'operationCompleted' && event.seq === pending.seq) ||
+    (event.kind === 'timer' && event.timerId === pending.timerId)
+  );
 }
 
 const TONE_KEYS: Partial<Record<Tone, string>> = {
@@ -359,10 +408,17 @@ class Run {
         }
         return false;
       case 'terminated':
+        if (ctx.media?.kind === 'record') {
+          // The caller hung up while recording: the completion may still come, after this.
+          const timerId = `recordingGrace-${this.nextSeq()}`;
+          ctx.pendingRecording = { seq: ctx.media.seq, node: ctx.media.node, timerId };
+          this.commands.push({ kind: 'startTimer', timerId, delaySeconds: RECORDING_GRACE_SECONDS });
+        }
         ctx.phase = 'ended';
         ctx.endedAt = this.at;
-        ctx.result = resultInfo;
+        ctx.result = resultInfo ? boundedResult(resultInfo) : null;
         ctx.media = null;
+        ctx.record = null;
         ctx.menu = null;
         ctx.timer = null;
         this.commands.push({ kind: 'callEnded' });
@@ -476,6 +532,13 @@ class Run {
 
   private onTimer(timerId: string): boolean {
     const ctx = this.ctx;
+    const pending = ctx.pendingRecording;
+    if (pending && pending.timerId === timerId) {
+      // The call ended mid-recording and the platform never reported the recording.
+      ctx.pendingRecording = null;
+      this.keepRecording(pending, 'failure', null, null, 'the call ended during the recording and no recording was delivered');
+      return true;
+    }
     if (!ctx.timer || ctx.timer.id !== timerId) return false; // superseded
     const purpose = ctx.timer.purpose;
     ctx.timer = null;
@@ -498,6 +561,15 @@ class Run {
 
   private onOperationCompleted(event: Extract<IvrEvent, { kind: 'operationCompleted' }>): boolean {
     const ctx = this.ctx;
+    const pending = ctx.pendingRecording;
+    if (ctx.phase === 'ended') {
+      if (!pending || pending.seq !== event.seq) return false;
+      // The recording of a caller who hung up: kept, but the flow does not go on.
+      ctx.pendingRecording = null;
+      const outcome = recordOutcome(event.status, event.completionReason ?? null, event.resultInfo ?? null);
+      this.keepRecording(pending, outcome, event.completionReason ?? null, event.recording ?? null, null);
+      return true;
+    }
     const media = ctx.media;
     if (!media || media.seq !== event.seq) return false; // an old, cancelled or repeated completion
     ctx.media = null;
@@ -541,32 +613,53 @@ class Run {
         const node = this.currentNode('record');
         if (!node) return;
         const outcome = recordOutcome(event.status, event.completionReason ?? null, event.resultInfo ?? null);
-        const ref: RecordingRef = {
-          seq: media.seq,
-          node: media.node,
-          outcome,
-          completionReason: event.completionReason ?? null,
-          hasAudio: Boolean(event.recording),
-        };
-        if (ctx.recordings.length < HISTORY_LIMIT) ctx.recordings.push(ref);
-        if (event.recording) {
-          this.commands.push({
-            kind: 'saveRecording',
-            seq: media.seq,
-            node: media.node,
-            location: event.recording.location,
-            accessToken: event.recording.accessToken,
-            completionReason: event.completionReason ?? outcome,
-            durationSeconds: null,
-          });
+        this.keepRecording(media, outcome, event.completionReason ?? null, event.recording ?? null, null);
+        if (outcome !== 'noInput') return this.enterNode(node.next[outcome]);
+        const attempt = ctx.record?.attempt ?? 1;
+        if (attempt < node.maxAttempts) {
+          // Nothing was said: ask again, like a menu re-prompts.
+          return this.startRecording(ctx.node!, node, attempt + 1);
         }
-        this.enterNode(node.next[outcome]);
+        this.enterNode(node.next.noInput ?? node.next.silence);
         return;
       }
       case 'goodbye':
         this.hangUp();
         return;
     }
+  }
+
+  /**
+   * Notes a recording in the call's history and hands it to the archive queue; silence is
+   * not a message, so its audio is discarded rather than kept as voicemail.
+   */
+  private keepRecording(
+    media: { seq: number; node: string },
+    outcome: RecordingRef['outcome'],
+    completionReason: string | null,
+    recording: { location: string; accessToken: string } | null,
+    lostReason: string | null,
+  ): void {
+    const ctx = this.ctx;
+    const reason = completionReason ? bounded(completionReason, CODE_LIMIT) : null;
+    if (ctx.recordings.length < HISTORY_LIMIT)
+      ctx.recordings.push({
+        seq: media.seq,
+        node: media.node,
+        outcome,
+        completionReason: reason,
+        hasAudio: Boolean(recording),
+      });
+    if (!recording && !lostReason) return; // e.g. a cancelled recording: nothing was made
+    this.commands.push({
+      kind: 'archiveRecording',
+      seq: media.seq,
+      node: media.node,
+      outcome,
+      completionReason: reason ?? outcome,
+      recording: outcome === 'noInput' ? null : recording,
+      reason: outcome === 'noInput' ? 'the caller said nothing (initial silence): not a message' : lostReason,
+    });
   }
 
   private onRequestFailed(event: Extract<IvrEvent, { kind: 'requestFailed' }>): boolean {
@@ -626,6 +719,7 @@ class Run {
     }
     ctx.node = id;
     ctx.menu = null;
+    ctx.record = null;
     ctx.timer = null;
     pushCapped(ctx.visited, id);
     switch (node.type) {
@@ -634,24 +728,8 @@ class Run {
       case 'menu':
         ctx.menu = { attempt: 1, digits: '', stage: 'prompt' };
         return this.play('menuPrompt', id, [node.prompt]);
-      case 'record': {
-        const seq = this.nextSeq();
-        ctx.media = { seq, kind: 'record', node: id };
-        return void this.commands.push({
-          kind: 'recordResponse',
-          seq,
-          body: {
-            ...(node.prompt ? { prompts: [mediaPrompt(this.flow!, node.prompt)] } : {}),
-            bargeInAllowed: node.bargeInAllowed,
-            initialSilenceTimeoutInSeconds: node.initialSilenceTimeoutSeconds,
-            maxSilenceTimeoutInSeconds: node.maxSilenceTimeoutSeconds,
-            maxRecordDurationInSeconds: node.maxRecordDurationSeconds,
-            playBeep: node.playBeep,
-            stopTones: node.stopTones,
-            clientContext: operationContext(ctx, seq),
-          },
-        });
-      }
+      case 'record':
+        return this.startRecording(id, node, 1);
       case 'transfer':
         ctx.phase = 'transferring';
         return void this.commands.push({
@@ -662,6 +740,28 @@ class Run {
         if (node.prompt) return this.play('goodbye', id, [node.prompt]);
         return this.hangUp();
     }
+  }
+
+  private startRecording(id: string, node: NodeOf<'record'>, attempt: number): void {
+    const ctx = this.ctx;
+    const seq = this.nextSeq();
+    ctx.media = { seq, kind: 'record', node: id };
+    ctx.record = { attempt };
+    const prompt = attempt > 1 ? (node.noInputPrompt ?? node.prompt) : node.prompt;
+    this.commands.push({
+      kind: 'recordResponse',
+      seq,
+      body: {
+        ...(prompt ? { prompts: [mediaPrompt(this.flow!, prompt)] } : {}),
+        bargeInAllowed: node.bargeInAllowed,
+        initialSilenceTimeoutInSeconds: node.initialSilenceTimeoutSeconds,
+        maxSilenceTimeoutInSeconds: node.maxSilenceTimeoutSeconds,
+        maxRecordDurationInSeconds: node.maxRecordDurationSeconds,
+        playBeep: node.playBeep,
+        stopTones: node.stopTones,
+        clientContext: operationContext(ctx, seq),
+      },
+    });
   }
 
   private play(kind: PendingMedia['kind'], node: string, prompts: string[]): void {
@@ -699,7 +799,15 @@ class Run {
 
   private fail(what: string, details: { status?: number; code?: string; message?: string }): void {
     if (this.ctx.failures.length >= HISTORY_LIMIT) return;
-    this.ctx.failures.push({ at: this.at, what, ...stripUndefined(details) });
+    this.ctx.failures.push({
+      at: this.at,
+      what,
+      ...stripUndefined({
+        status: details.status,
+        code: details.code !== undefined ? bounded(details.code, CODE_LIMIT) : undefined,
+        message: details.message !== undefined ? bounded(details.message, MESSAGE_LIMIT) : undefined,
+      }),
+    });
   }
 }
 
@@ -715,6 +823,7 @@ export function recordOutcome(
     case 'maxRecordDurationReached':
       return 'maxDuration';
     case 'initialSilenceTimeout':
+      return 'noInput';
     case 'maxSilenceTimeout':
       return 'silence';
     case null:
@@ -729,12 +838,17 @@ export function recordOutcome(
       return 'maxDuration';
     case 8514:
       return 'stopTone';
-    case 8510:
+    case 8510: // initial silence: nothing was said
+      return 'noInput';
     case 8511:
       return 'silence';
     default:
       return 'failure';
   }
+}
+
+function boundedResult(r: ResultInfo): ResultInfo {
+  return { ...r, message: r.message != null ? bounded(r.message, MESSAGE_LIMIT) : r.message };
 }
 
 function pushCapped<T>(list: T[], item: T): void {

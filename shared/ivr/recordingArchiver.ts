@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
-import type { FlowFile } from '../flows/schema';
+import { z } from 'zod';
+import type { Logger } from '../logging';
 import type { RecordStore, RecordingMeta } from '../storage/recordStore';
 import {
   checkRecordingLocation,
@@ -8,47 +9,71 @@ import {
   wavDurationSeconds,
   type RecordingBlobStore,
 } from '../storage/recordingStore';
-import type { Logger } from './callService';
 
 /**
- * Moves a finished recording from the platform into Blob storage, at once (the platform
- * discards it soon after the call), and always leaves its metadata: stored, discarded (the
- * number keeps no media), lost (with the reason) or, after retention, deleted.
+ * Moves a finished recording from the platform into Blob storage, off the notification
+ * path: the call service queues a job, a queue-triggered function runs it here, one
+ * download attempt per run. Every job ends in a metadata row: stored, discarded (the number
+ * keeps no media, or the caller said nothing), lost (with the reason) or, after retention,
+ * deleted.
  */
+
+/** Download attempts per recording, and the waits between them (the location lives a few minutes). */
+export const RECORDING_ATTEMPTS = 5;
+export const RETRY_DELAYS_SECONDS = [2, 5, 15, 30] as const;
+
+const idText = z.string().min(1).max(256);
+
+export const recordingJobSchema = z.strictObject({
+  callId: idText,
+  seq: z.number().int().min(0),
+  number: z.string().max(160).nullable(),
+  caller: z.string().max(160).nullable(),
+  node: z.string().min(1).max(64),
+  recordedAt: z.string().max(40),
+  outcome: z.string().max(32),
+  completionReason: z.string().max(64).nullable(),
+  recording: z
+    .strictObject({ location: z.string().min(1).max(2048), accessToken: z.string().min(1).max(8192) })
+    .nullable(),
+  reason: z.string().max(512).nullable(),
+  persist: z.boolean(),
+  retentionDays: z.number().int().min(1).max(3650),
+  attempt: z.number().int().min(1).max(RECORDING_ATTEMPTS),
+});
+export type RecordingJob = z.infer<typeof recordingJobSchema>;
+
+export type ArchiveResult =
+  | { status: RecordingMeta['status'] }
+  /** A transient failure: run the job again later. */
+  | { retry: string };
 
 export interface RecordingArchiverDeps {
   records: RecordStore;
   blobs: RecordingBlobStore;
   maxBytes: number;
   allowLocalHttp: boolean;
+  /** Per download attempt: connect, headers and body. */
+  downloadDeadlineMs?: number;
   log: Logger;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
 }
 
-export type RecordingSubject = Pick<
-  RecordingMeta,
-  'callId' | 'seq' | 'number' | 'caller' | 'node' | 'completionReason'
->;
-
-/** Waits before each download attempt: the location stays valid for a while after the call. */
-const ATTEMPT_DELAYS_MS = [0, 500, 1500, 3000];
 /** Enough of the file to read a WAV header. */
 const HEADER_BYTES = 4096;
 
 export class RecordingArchiver {
   constructor(private readonly deps: RecordingArchiverDeps) {}
 
-  async archive(
-    subject: RecordingSubject,
-    source: { location: string; accessToken: string },
-    policy: FlowFile['recordings'],
-  ): Promise<void> {
-    const { records, log } = this.deps;
-    const recordedAt = this.deps.now().toISOString();
-    const meta: RecordingMeta = {
-      ...subject,
-      recordedAt,
+  private meta(job: RecordingJob): RecordingMeta {
+    return {
+      callId: job.callId,
+      seq: job.seq,
+      number: job.number,
+      caller: job.caller,
+      node: job.node,
+      recordedAt: job.recordedAt,
+      completionReason: job.completionReason,
       status: 'discarded',
       blobName: null,
       bytes: null,
@@ -56,45 +81,71 @@ export class RecordingArchiver {
       expiresAt: null,
       error: null,
     };
-    if (!policy.persist) {
-      await records.putRecording(meta);
-      return;
+  }
+
+  /** One attempt at a job. Throws only when storage itself fails (the queue retries then). */
+  async archive(job: RecordingJob): Promise<ArchiveResult> {
+    const { records, log } = this.deps;
+    const meta = this.meta(job);
+    if (!job.recording) {
+      // Nothing to download: silence is not a message; a hang-up may leave no recording at all.
+      const status = job.outcome === 'noInput' ? 'discarded' : 'lost';
+      await records.putRecording({ ...meta, status, error: job.reason });
+      log[status === 'lost' ? 'error' : 'info'](`recording ${status}`, {
+        callId: job.callId,
+        seq: job.seq,
+        reason: job.reason,
+      });
+      return { status };
     }
-    const blobName = `${safeSegment(subject.number ?? 'unknown')}/${recordedAt.slice(0, 10)}/${safeSegment(subject.callId)}-${subject.seq}.wav`;
-    let lastError = '';
-    for (const delay of ATTEMPT_DELAYS_MS) {
-      if (delay) await this.deps.sleep(delay);
-      try {
-        const { bytes, header } = await this.copy(source, blobName, subject);
-        await records.putRecording({
-          ...meta,
-          status: 'stored',
-          blobName,
-          bytes,
-          durationSeconds: wavDurationSeconds(header),
-          expiresAt: new Date(this.deps.now().getTime() + policy.retentionDays * 86_400_000).toISOString(),
-        });
-        log.info('recording stored', { callId: subject.callId, blobName, bytes });
-        return;
-      } catch (err) {
-        lastError = (err as Error).message;
-        log.warn('recording download failed', { callId: subject.callId, seq: subject.seq, error: lastError });
-        if (err instanceof DownloadError && !err.retryable) break;
+    if (!job.persist) {
+      await records.putRecording({ ...meta, status: 'discarded', error: 'the number keeps no recordings' });
+      return { status: 'discarded' };
+    }
+    // A job delivered twice must not store twice.
+    const existing = await records.getRecording(job.callId, job.seq);
+    if (existing && existing.status !== 'lost') return { status: existing.status };
+    const blobName = `${safeSegment(job.number ?? 'unknown')}/${job.recordedAt.slice(0, 10)}/${safeSegment(job.callId)}-${job.seq}.wav`;
+    try {
+      const { bytes, header } = await this.copy(job.recording, blobName, job);
+      await records.putRecording({
+        ...meta,
+        status: 'stored',
+        blobName,
+        bytes,
+        durationSeconds: wavDurationSeconds(header),
+        expiresAt: new Date(this.deps.now().getTime() + job.retentionDays * 86_400_000).toISOString(),
+      });
+      log.info('recording stored', { callId: job.callId, seq: job.seq, blobName, bytes });
+      return { status: 'stored' };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (err instanceof DownloadError && !err.retryable) {
+        await this.lose(job, message);
+        return { status: 'lost' };
       }
+      log.warn('recording download failed', { callId: job.callId, seq: job.seq, attempt: job.attempt, error: message });
+      return { retry: message };
     }
-    // Never silently dropped: the loss is on record.
-    await records.putRecording({ ...meta, status: 'lost', error: lastError });
-    log.error('recording lost', { callId: subject.callId, seq: subject.seq, error: lastError });
+  }
+
+  /** Never silently dropped: the loss is on record. */
+  async lose(job: RecordingJob, reason: string): Promise<void> {
+    await this.deps.records.putRecording({ ...this.meta(job), status: 'lost', error: reason });
+    this.deps.log.error('recording lost', { callId: job.callId, seq: job.seq, error: reason });
   }
 
   /** Streams the download into the blob, keeping its first bytes to read the WAV header. */
   private async copy(
     source: { location: string; accessToken: string },
     blobName: string,
-    subject: RecordingSubject,
+    job: RecordingJob,
   ): Promise<{ bytes: number; header: Buffer }> {
     const url = checkRecordingLocation(source.location, this.deps.allowLocalHttp);
-    const { body, contentType } = await openRecording(url, source.accessToken, this.deps.maxBytes);
+    const { body, contentType } = await openRecording(url, source.accessToken, this.deps.maxBytes, {
+      allowLocalHttp: this.deps.allowLocalHttp,
+      deadlineMs: this.deps.downloadDeadlineMs,
+    });
     let header = Buffer.alloc(0);
     const peek = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -105,8 +156,8 @@ export class RecordingArchiver {
     });
     body.on('error', (err) => peek.destroy(err));
     const bytes = await this.deps.blobs.upload(blobName, body.pipe(peek), contentType, {
-      callid: subject.callId,
-      node: subject.node,
+      callid: job.callId,
+      node: job.node,
     });
     return { bytes, header };
   }

@@ -1,7 +1,18 @@
-import { RestError, TableClient, type TableEntity } from '@azure/data-tables';
+import { createHmac, randomBytes } from 'node:crypto';
+import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { CallContext } from '../ivr/context';
+import { isStatus, withTimeout, type TableConnector } from './tables';
 
-/** Per-call contexts in Table storage, written only with ETag concurrency. */
+/**
+ * Per-call contexts in Table storage, written only with ETag concurrency.
+ *
+ * An incoming call's context lives under a keyed hash of its Graph call id, so a
+ * notification finds it with one point read and the first insert is the claim on the call:
+ * a redelivered or concurrent copy of the incoming notification fails that insert and stops.
+ * The hash key (a random secret kept in the table itself) keeps the key unguessable from
+ * the call id. Outbound calls get a random key before Graph names the call; their callback
+ * address carries it, and a link row under the call id's hash serves lookups by call id.
+ */
 
 export class ConflictError extends Error {
   constructor(message = 'the row changed since it was read') {
@@ -16,100 +27,160 @@ export interface Versioned<T> {
 }
 
 export interface CallStore {
-  get(clientContext: string): Promise<Versioned<CallContext> | null>;
-  /** Inserts a new context; ConflictError if one exists under that key. */
-  create(ctx: CallContext): Promise<string>;
+  /** The context key of a call id: a keyed hash, the same on every instance. */
+  keyFor(callId: string): Promise<string>;
+  get(clientContext: string, signal?: AbortSignal): Promise<Versioned<CallContext> | null>;
+  /** Inserts a new context; ConflictError if one exists under that key (the claim on a call). */
+  create(ctx: CallContext, signal?: AbortSignal): Promise<string>;
   /** Replaces a context if its ETag still matches; ConflictError otherwise. */
-  replace(ctx: CallContext, etag: string): Promise<string>;
-  /** Links a Graph call id to a context. False when the call id is linked already (a redelivered notification). */
-  claimCallId(callId: string, clientContext: string): Promise<boolean>;
-  findByCallId(callId: string): Promise<string | null>;
+  replace(ctx: CallContext, etag: string, signal?: AbortSignal): Promise<string>;
+  /** Links a call id to a context stored under another key (an outbound call). */
+  linkCallId(callId: string, clientContext: string): Promise<void>;
+  /** The context key of a call id, following an outbound call's link; null when unknown. */
+  findByCallId(callId: string, signal?: AbortSignal): Promise<string | null>;
+  /** Only the link of an outbound call: the context key it names, or null. */
+  findLink(callId: string, signal?: AbortSignal): Promise<string | null>;
   /** Contexts of calls not ended. For timers only: this is a scan. */
   listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }>;
   delete(clientContext: string, etag: string): Promise<void>;
+  /** Loads (or creates) the hash secret ahead of the first call. */
+  warmUp(): Promise<void>;
 }
 
 interface ContextEntity extends TableEntity {
   callId: string;
   phase: string;
   updatedAt: string;
+  /** The context as JSON, split across data, data1, data2… (a string property holds 32K characters). */
   data: string;
 }
 
 const CONTEXT_ROW = 'ctx';
-const INDEX_ROW = 'call';
+const LINK_ROW = 'link';
+const SECRET_PARTITION = 'meta';
+const SECRET_ROW = 'callKeySecret';
+
+/** A string property holds 64 KiB (32K UTF-16 characters); an entity 1 MiB in all. */
+export const CHUNK_CHARS = 30_000;
+export const MAX_CHUNKS = 15;
+
+export const contextPartition = (clientContext: string) => `c_${clientContext}`;
 
 /** Keys cannot hold / \ # ? or control characters. */
 export function safeKey(value: string): string {
   return encodeURIComponent(value).replace(/%/g, '$');
 }
 
-export function isStatus(err: unknown, status: number): boolean {
-  return err instanceof RestError && err.statusCode === status;
+export function toEntity(ctx: CallContext, updatedAt: string): ContextEntity {
+  const json = JSON.stringify(ctx);
+  const chunks = Math.max(1, Math.ceil(json.length / CHUNK_CHARS));
+  if (chunks > MAX_CHUNKS)
+    throw new Error(`call context of ${json.length} characters is over the ${CHUNK_CHARS * MAX_CHUNKS} limit`);
+  const entity: ContextEntity = {
+    partitionKey: contextPartition(ctx.clientContext),
+    rowKey: CONTEXT_ROW,
+    callId: ctx.callId ?? '',
+    phase: ctx.phase,
+    updatedAt,
+    data: json.slice(0, CHUNK_CHARS),
+  };
+  for (let i = 1; i < chunks; i++) entity[`data${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+  return entity;
+}
+
+export function fromEntity(e: Record<string, unknown>): CallContext {
+  let json = String(e.data ?? '');
+  for (let i = 1; typeof e[`data${i}`] === 'string'; i++) json += e[`data${i}`] as string;
+  return JSON.parse(json) as CallContext;
 }
 
 export class TableCallStore implements CallStore {
-  private ready: Promise<void> | null = null;
+  private secret: Promise<Buffer> | null = null;
 
-  constructor(private readonly client: TableClient) {}
+  constructor(
+    private readonly tables: TableConnector,
+    private readonly timeoutMs: number,
+  ) {}
 
-  static fromConnectionString(connectionString: string, table: string): TableCallStore {
-    return new TableCallStore(
-      TableClient.fromConnectionString(connectionString, table, {
-        allowInsecureConnection: connectionString.includes('http://'),
-      }),
-    );
+  private client(): Promise<TableClient> {
+    return this.tables.client();
   }
 
-  /** Creates the table the first time an operation finds it missing, so the hot path pays nothing. */
-  private async withTable<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (!(
-        err instanceof RestError &&
-        err.statusCode === 404 &&
-        /TableNotFound/i.test(String(err.code ?? err.message))
-      ))
+  /** Runs one table operation with a timeout, creating the table the first time it is missing. */
+  private async op<T>(run: (c: TableClient, signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.tables.run((c) => withTimeout(this.timeoutMs, signal, (s) => run(c, s)));
+  }
+
+  private hashSecret(): Promise<Buffer> {
+    this.secret ??= this.loadSecret().catch((err) => {
+      this.secret = null;
+      throw err;
+    });
+    return this.secret;
+  }
+
+  private async loadSecret(): Promise<Buffer> {
+    const read = async () => {
+      try {
+        const e = await this.op((c, abortSignal) =>
+          c.getEntity<{ secret: string }>(SECRET_PARTITION, SECRET_ROW, { abortSignal }),
+        );
+        return Buffer.from(e.secret, 'base64');
+      } catch (err) {
+        if (isStatus(err, 404)) return null;
         throw err;
-      this.ready ??= this.client.createTable().then(
-        () => undefined,
-        (e) => {
-          this.ready = null;
-          throw e;
-        },
+      }
+    };
+    const existing = await read();
+    if (existing) return existing;
+    try {
+      // The first instance ever to need it makes it; the others read what won.
+      const secret = randomBytes(32);
+      await this.op((c, abortSignal) =>
+        c.createEntity(
+          { partitionKey: SECRET_PARTITION, rowKey: SECRET_ROW, secret: secret.toString('base64') },
+          { abortSignal },
+        ),
       );
-      await this.ready;
-      return op();
+      return secret;
+    } catch (err) {
+      if (!isStatus(err, 409)) throw err;
+      const winner = await read();
+      if (!winner) throw new Error('the call key secret vanished while it was being created');
+      return winner;
     }
   }
 
-  async get(clientContext: string): Promise<Versioned<CallContext> | null> {
+  async warmUp(): Promise<void> {
+    await this.hashSecret();
+  }
+
+  async keyFor(callId: string): Promise<string> {
+    // 256 bits, base64url: 43 characters, safe in table keys and in operation clientContexts.
+    return createHmac('sha256', await this.hashSecret())
+      .update(callId, 'utf8')
+      .digest('base64url');
+  }
+
+  async get(clientContext: string, signal?: AbortSignal): Promise<Versioned<CallContext> | null> {
     try {
-      const e = await this.withTable(() =>
-        this.client.getEntity<ContextEntity>(`c_${clientContext}`, CONTEXT_ROW),
+      const e = await this.op(
+        (c, abortSignal) => c.getEntity<ContextEntity>(contextPartition(clientContext), CONTEXT_ROW, { abortSignal }),
+        signal,
       );
-      return { value: JSON.parse(e.data) as CallContext, etag: e.etag };
+      return { value: fromEntity(e), etag: e.etag };
     } catch (err) {
       if (isStatus(err, 404)) return null;
       throw err;
     }
   }
 
-  private entity(ctx: CallContext): ContextEntity {
-    return {
-      partitionKey: `c_${ctx.clientContext}`,
-      rowKey: CONTEXT_ROW,
-      callId: ctx.callId ?? '',
-      phase: ctx.phase,
-      updatedAt: new Date().toISOString(),
-      data: JSON.stringify(ctx),
-    };
-  }
-
-  async create(ctx: CallContext): Promise<string> {
+  async create(ctx: CallContext, signal?: AbortSignal): Promise<string> {
     try {
-      const r = await this.withTable(() => this.client.createEntity(this.entity(ctx)));
+      const r = await this.op(
+        (c, abortSignal) => c.createEntity(toEntity(ctx, new Date().toISOString()), { abortSignal }),
+        signal,
+      );
       return r.etag!;
     } catch (err) {
       if (isStatus(err, 409)) throw new ConflictError('a context exists under this clientContext');
@@ -117,9 +188,13 @@ export class TableCallStore implements CallStore {
     }
   }
 
-  async replace(ctx: CallContext, etag: string): Promise<string> {
+  async replace(ctx: CallContext, etag: string, signal?: AbortSignal): Promise<string> {
     try {
-      const r = await this.client.updateEntity(this.entity(ctx), 'Replace', { etag });
+      const r = await this.op(
+        (c, abortSignal) =>
+          c.updateEntity(toEntity(ctx, new Date().toISOString()), 'Replace', { etag, abortSignal }),
+        signal,
+      );
       return r.etag!;
     } catch (err) {
       if (isStatus(err, 412) || isStatus(err, 404)) throw new ConflictError();
@@ -127,37 +202,49 @@ export class TableCallStore implements CallStore {
     }
   }
 
-  async claimCallId(callId: string, clientContext: string): Promise<boolean> {
-    try {
-      await this.withTable(() =>
-        this.client.createEntity({ partitionKey: `i_${safeKey(callId)}`, rowKey: INDEX_ROW, clientContext }),
-      );
-      return true;
-    } catch (err) {
-      if (isStatus(err, 409)) return false;
-      throw err;
-    }
+  async linkCallId(callId: string, clientContext: string): Promise<void> {
+    const key = await this.keyFor(callId);
+    await this.op((c, abortSignal) =>
+      c.upsertEntity({ partitionKey: contextPartition(key), rowKey: LINK_ROW, clientContext }, 'Replace', {
+        abortSignal,
+      }),
+    );
   }
 
-  async findByCallId(callId: string): Promise<string | null> {
+  private async readRow(key: string, row: string, signal?: AbortSignal) {
     try {
-      const e = await this.withTable(() =>
-        this.client.getEntity<{ clientContext: string }>(`i_${safeKey(callId)}`, INDEX_ROW),
+      return await this.op(
+        (c, abortSignal) =>
+          c.getEntity<{ clientContext?: string }>(contextPartition(key), row, {
+            abortSignal,
+            queryOptions: { select: ['clientContext'] },
+          }),
+        signal,
       );
-      return e.clientContext;
     } catch (err) {
       if (isStatus(err, 404)) return null;
       throw err;
     }
   }
 
+  async findByCallId(callId: string, signal?: AbortSignal): Promise<string | null> {
+    const key = await this.keyFor(callId);
+    if (await this.readRow(key, CONTEXT_ROW, signal)) return key;
+    return this.findLink(callId, signal);
+  }
+
+  async findLink(callId: string, signal?: AbortSignal): Promise<string | null> {
+    const link = await this.readRow(await this.keyFor(callId), LINK_ROW, signal);
+    return typeof link?.clientContext === 'string' ? link.clientContext : null;
+  }
+
   async *listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }> {
-    const rows = this.client.listEntities<ContextEntity>({
+    const client = await this.client();
+    const rows = client.listEntities<ContextEntity>({
       queryOptions: { filter: `RowKey eq '${CONTEXT_ROW}' and phase ne 'ended'` },
     });
     try {
-      for await (const e of rows)
-        yield { value: JSON.parse(e.data) as CallContext, etag: e.etag, updatedAt: e.updatedAt };
+      for await (const e of rows) yield { value: fromEntity(e), etag: e.etag, updatedAt: e.updatedAt };
     } catch (err) {
       if (isStatus(err, 404)) return;
       throw err;
@@ -166,7 +253,9 @@ export class TableCallStore implements CallStore {
 
   async delete(clientContext: string, etag: string): Promise<void> {
     try {
-      await this.client.deleteEntity(`c_${clientContext}`, CONTEXT_ROW, { etag });
+      await this.op((c, abortSignal) =>
+        c.deleteEntity(contextPartition(clientContext), CONTEXT_ROW, { etag, abortSignal }),
+      );
     } catch (err) {
       if (isStatus(err, 412)) throw new ConflictError();
       if (!isStatus(err, 404)) throw err;

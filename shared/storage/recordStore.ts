@@ -1,8 +1,12 @@
-import { TableClient, RestError } from '@azure/data-tables';
 import type { CallContext } from '../ivr/context';
-import { isStatus, safeKey } from './callStore';
+import { safeKey } from './callStore';
+import { isStatus, withTimeout, type TableConnector } from './tables';
 
-/** Finished-call records and recording metadata, one partition per call id. */
+/**
+ * Recording metadata, one partition per call id. The call record itself is the call's
+ * ended context (written by the same guarded write that ends the call), so ending a
+ * call costs no second write.
+ */
 
 export interface RecordingMeta {
   callId: string;
@@ -12,7 +16,10 @@ export interface RecordingMeta {
   node: string;
   recordedAt: string;
   completionReason: string | null;
-  /** stored: in Blob storage; discarded: the number does not keep media; lost: could not be downloaded. */
+  /**
+   * stored: in Blob storage; discarded: not kept (the number keeps no media, or the caller
+   * said nothing); lost: could not be had (the reason is in `error`); deleted: past retention.
+   */
   status: 'stored' | 'discarded' | 'lost' | 'deleted';
   blobName: string | null;
   bytes: number | null;
@@ -38,113 +45,101 @@ export interface CallRecord {
   recordings: RecordingMeta[];
 }
 
+/** The record of an ended call, from its context and its recordings' rows. */
+export function callRecordOf(ctx: CallContext, recordings: RecordingMeta[]): CallRecord {
+  return {
+    callId: ctx.callId ?? '',
+    clientContext: ctx.clientContext,
+    direction: ctx.direction,
+    number: ctx.number,
+    caller: ctx.party,
+    decision: ctx.decision,
+    startedAt: ctx.createdAt,
+    answeredAt: ctx.establishedAt,
+    endedAt: ctx.endedAt,
+    nodesVisited: ctx.visited,
+    digits: ctx.digits,
+    result: ctx.result,
+    failures: ctx.failures,
+    recordings,
+  };
+}
+
 export interface RecordStore {
-  writeCallRecord(ctx: CallContext): Promise<void>;
   putRecording(meta: RecordingMeta): Promise<void>;
-  getCallRecord(callId: string): Promise<CallRecord | null>;
+  getRecording(callId: string, seq: number): Promise<RecordingMeta | null>;
+  listRecordings(callId: string): Promise<RecordingMeta[]>;
   /** Recordings whose retention has passed. Timer only: a scan. */
   listExpiredRecordings(now: Date): AsyncIterable<RecordingMeta>;
 }
 
-const RECORD_ROW = 'record';
-const recordingRow = (seq: number) => `rec-${String(seq).padStart(6, '0')}`;
+export const recordingRow = (seq: number) => `rec-${String(seq).padStart(6, '0')}`;
 
 export class TableRecordStore implements RecordStore {
-  private ready: Promise<unknown> | null = null;
-
-  constructor(private readonly client: TableClient) {}
-
-  static fromConnectionString(connectionString: string, table: string): TableRecordStore {
-    return new TableRecordStore(
-      TableClient.fromConnectionString(connectionString, table, {
-        allowInsecureConnection: connectionString.includes('http://'),
-      }),
-    );
-  }
-
-  private async ensureTable(): Promise<void> {
-    this.ready ??= this.client.createTable().catch((err) => {
-      this.ready = null;
-      throw err;
-    });
-    await this.ready;
-  }
-
-  async writeCallRecord(ctx: CallContext): Promise<void> {
-    if (!ctx.callId) return;
-    await this.ensureTable();
-    const record: Omit<CallRecord, 'recordings'> = {
-      callId: ctx.callId,
-      clientContext: ctx.clientContext,
-      direction: ctx.direction,
-      number: ctx.number,
-      caller: ctx.party,
-      decision: ctx.decision,
-      startedAt: ctx.createdAt,
-      answeredAt: ctx.establishedAt,
-      endedAt: ctx.endedAt,
-      nodesVisited: ctx.visited,
-      digits: ctx.digits,
-      result: ctx.result,
-      failures: ctx.failures,
-    };
-    // Upsert: a redelivered terminated notification writes the same record again.
-    await this.client.upsertEntity(
-      {
-        partitionKey: safeKey(ctx.callId),
-        rowKey: RECORD_ROW,
-        endedAt: ctx.endedAt ?? '',
-        data: JSON.stringify(record),
-      },
-      'Replace',
-    );
-  }
+  constructor(
+    private readonly tables: TableConnector,
+    private readonly timeoutMs: number,
+  ) {}
 
   async putRecording(meta: RecordingMeta): Promise<void> {
-    await this.ensureTable();
-    await this.client.upsertEntity(
-      {
-        partitionKey: safeKey(meta.callId),
-        rowKey: recordingRow(meta.seq),
-        status: meta.status,
-        expiresAt: meta.expiresAt ?? '',
-        data: JSON.stringify(meta),
-      },
-      'Replace',
+    await this.tables.run((c) =>
+      withTimeout(this.timeoutMs, undefined, (abortSignal) =>
+        c.upsertEntity(
+          {
+            partitionKey: safeKey(meta.callId),
+            rowKey: recordingRow(meta.seq),
+            status: meta.status,
+            expiresAt: meta.expiresAt ?? '',
+            data: JSON.stringify(meta),
+          },
+          'Replace',
+          { abortSignal },
+        ),
+      ),
     );
   }
 
-  async getCallRecord(callId: string): Promise<CallRecord | null> {
-    const pk = safeKey(callId);
-    const rows: Array<{ rowKey?: string; data: string }> = [];
+  async getRecording(callId: string, seq: number): Promise<RecordingMeta | null> {
     try {
-      const iter = this.client.listEntities<{ data: string }>({
-        queryOptions: { filter: `PartitionKey eq '${pk.replace(/'/g, "''")}'` },
-      });
-      for await (const row of iter) rows.push(row);
+      const e = await this.tables.run((c) =>
+        withTimeout(this.timeoutMs, undefined, (abortSignal) =>
+          c.getEntity<{ data: string }>(safeKey(callId), recordingRow(seq), { abortSignal }),
+        ),
+      );
+      return JSON.parse(e.data) as RecordingMeta;
     } catch (err) {
       if (isStatus(err, 404)) return null;
       throw err;
     }
-    const main = rows.find((r) => r.rowKey === RECORD_ROW);
-    if (!main) return null;
-    const record = JSON.parse(main.data) as Omit<CallRecord, 'recordings'>;
-    const recordings = rows
-      .filter((r) => r.rowKey !== RECORD_ROW)
-      .map((r) => JSON.parse(r.data) as RecordingMeta);
-    return { ...record, recordings };
+  }
+
+  async listRecordings(callId: string): Promise<RecordingMeta[]> {
+    const pk = safeKey(callId).replace(/'/g, "''");
+    const client = await this.tables.client();
+    const out: RecordingMeta[] = [];
+    try {
+      const rows = client.listEntities<{ data: string }>({
+        queryOptions: { filter: `PartitionKey eq '${pk}' and RowKey ge 'rec-' and RowKey lt 'rec.'` },
+      });
+      for await (const row of rows) out.push(JSON.parse(row.data) as RecordingMeta);
+    } catch (err) {
+      if (isStatus(err, 404)) return [];
+      throw err;
+    }
+    return out;
   }
 
   async *listExpiredRecordings(now: Date): AsyncIterable<RecordingMeta> {
-    const iter = this.client.listEntities<{ data: string }>({
+    const client = await this.tables.client();
+    const rows = client.listEntities<{ data: string }>({
       queryOptions: {
         filter: `status eq 'stored' and expiresAt ne '' and expiresAt lt '${now.toISOString()}'`,
       },
     });
     try {
-      for await (const row of iter) yield JSON.parse(row.data) as RecordingMeta;
+      for await (const row of rows) yield JSON.parse(row.data) as RecordingMeta;
     } catch (err) {
-      if (err instanceof RestError && err.statusCode === 404) return;
+      if (isStatus(err, 404)) return;
       throw err;
     }
   }

@@ -98,8 +98,9 @@ export async function openRecording(
   url: URL,
   accessToken: string,
   maxBytes: number,
-  timeoutMs = 30_000,
+  options: { deadlineMs?: number; allowLocalHttp?: boolean } = {},
 ): Promise<{ body: Readable; contentType: string }> {
+  const timeoutMs = options.deadlineMs ?? 30_000;
   let res: Response;
   try {
     res = await fetch(url, {

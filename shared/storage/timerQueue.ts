@@ -1,9 +1,10 @@
 import type { QueueClient } from '@azure/storage-queue';
+import { withTimeout } from './tables';
 
 /**
- * Per-call timers (menu no-input and inter-digit waits) as storage-queue messages made
- * visible after the delay; a queue-triggered function delivers them back to the engine.
- * Nothing waits in process memory, so any instance can fire any timer.
+ * Storage queues the bot writes to: per-call timers (menu waits, made visible after the
+ * delay) and recording jobs. A queue-triggered function delivers each message back; nothing
+ * waits in process memory, so any instance handles any message.
  */
 
 export interface TimerMessage {
@@ -15,29 +16,46 @@ export interface TimerQueue {
   schedule(message: TimerMessage, delaySeconds: number): Promise<void>;
 }
 
-export class StorageTimerQueue implements TimerQueue {
+/** A queue of JSON messages, base64-encoded as the Functions queue trigger expects. */
+export class JsonQueue {
   private queue: Promise<QueueClient> | null = null;
 
-  /** The Queue SDK loads on the first timer, not at cold start. */
-  constructor(private readonly connect: () => Promise<QueueClient>) {}
+  /** The Queue SDK loads on the first message, not at cold start. */
+  constructor(
+    private readonly connect: () => Promise<QueueClient>,
+    private readonly timeoutMs: number,
+  ) {}
 
-  static fromConnectionString(connectionString: string, queueName: string): StorageTimerQueue {
-    return new StorageTimerQueue(async () => {
+  static fromConnectionString(connectionString: string, queueName: string, timeoutMs: number): JsonQueue {
+    return new JsonQueue(async () => {
       const { QueueClient } = await import('@azure/storage-queue');
       const client = new QueueClient(connectionString, queueName);
-      await client.createIfNotExists();
+      await withTimeout(timeoutMs, undefined, (abortSignal) => client.createIfNotExists({ abortSignal }));
       return client;
-    });
+    }, timeoutMs);
   }
 
-  async schedule(message: TimerMessage, delaySeconds: number): Promise<void> {
+  async send(message: unknown, options: { delaySeconds?: number; ttlSeconds: number }): Promise<void> {
     this.queue ??= this.connect().catch((err) => {
       this.queue = null;
       throw err;
     });
     const client = await this.queue;
-    // Base64, the Functions queue trigger's default message encoding.
     const text = Buffer.from(JSON.stringify(message)).toString('base64');
-    await client.sendMessage(text, { visibilityTimeout: delaySeconds, messageTimeToLive: 3600 });
+    await withTimeout(this.timeoutMs, undefined, (abortSignal) =>
+      client.sendMessage(text, {
+        visibilityTimeout: options.delaySeconds ?? 0,
+        messageTimeToLive: options.ttlSeconds,
+        abortSignal,
+      }),
+    );
+  }
+}
+
+export class StorageTimerQueue implements TimerQueue {
+  constructor(private readonly queue: JsonQueue) {}
+
+  async schedule(message: TimerMessage, delaySeconds: number): Promise<void> {
+    await this.queue.send(message, { delaySeconds, ttlSeconds: 3600 });
   }
 }

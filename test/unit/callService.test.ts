@@ -5,6 +5,11 @@ import type { RecordStore } from '../../shared/storage/recordStore';
 import { GraphError, type GraphClient, type GraphResponse } from '../../shared/graph/graphClient';
 import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { parseNotifications } from '../../shared/graph/notifications';
+import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
+import type { TimerMessage } from '../../shared/storage/timerQueue';
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const FROM_TENANT = { tenantId: TENANT };
 
 /**
  * The shell's concurrency rules, with in-memory adapters: a write that loses the ETag race is
@@ -13,16 +18,24 @@ import { parseNotifications } from '../../shared/graph/notifications';
 
 class MemoryStore implements CallStore {
   rows = new Map<string, Versioned<CallContext>>();
-  index = new Map<string, string>();
+  links = new Map<string, string>();
+  reads = 0;
+  writes = 0;
   private n = 0;
   /** Called before a replace lands: lets a test slip in a competing write. */
   beforeReplace: ((ctx: CallContext) => Promise<void>) | null = null;
 
+  /** Not the production hash: any stable, distinct 43-character key will do here. */
+  async keyFor(callId: string) {
+    return `k${Buffer.from(callId).toString('hex')}`.padEnd(43, 'x').slice(0, 43);
+  }
   async get(key: string) {
+    this.reads++;
     const row = this.rows.get(key);
     return row ? structuredClone(row) : null;
   }
   async create(ctx: CallContext) {
+    this.writes++;
     if (this.rows.has(ctx.clientContext)) throw new ConflictError();
     const etag = `e${++this.n}`;
     this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag });
@@ -32,19 +45,23 @@ class MemoryStore implements CallStore {
     const hook = this.beforeReplace;
     this.beforeReplace = null;
     if (hook) await hook(ctx);
+    this.writes++;
     const row = this.rows.get(ctx.clientContext);
     if (!row || row.etag !== etag) throw new ConflictError();
     const next = `e${++this.n}`;
     this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: next });
     return next;
   }
-  async claimCallId(callId: string, key: string) {
-    if (this.index.has(callId)) return false;
-    this.index.set(callId, key);
-    return true;
+  async linkCallId(callId: string, key: string) {
+    this.links.set(callId, key);
   }
   async findByCallId(callId: string) {
-    return this.index.get(callId) ?? null;
+    const key = await this.keyFor(callId);
+    return this.rows.has(key) ? key : (this.links.get(callId) ?? null);
+  }
+  async findLink(callId: string) {
+    this.reads++;
+    return this.links.get(callId) ?? null;
   }
   async *listOpen() {
     for (const row of this.rows.values())
@@ -53,6 +70,7 @@ class MemoryStore implements CallStore {
   async delete(key: string) {
     this.rows.delete(key);
   }
+  async warmUp() {}
 }
 
 const flow = validateFlow(
@@ -68,9 +86,31 @@ const flow = validateFlow(
   },
   'shop.json',
 ).flow!;
+const voicemail = validateFlow(
+  {
+    number: '+14255550101',
+    prompts: { beep: 'https://media.example.com/beep.wav', bye: 'https://media.example.com/bye.wav' },
+    default: { type: 'answer', start: 'vm' },
+    nodes: {
+      vm: {
+        type: 'record',
+        prompt: 'beep',
+        next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
+      },
+      bye: { type: 'hangup', prompt: 'bye' },
+    },
+  },
+  'vm.json',
+).flow!;
 const catalog: FlowCatalog = {
-  byIdentity: new Map([['+14255550100', flow]]),
-  byId: new Map([['shop', flow]]),
+  byIdentity: new Map([
+    ['+14255550100', flow],
+    ['+14255550101', voicemail],
+  ]),
+  byId: new Map([
+    ['shop', flow],
+    ['vm', voicemail],
+  ]),
   problems: [],
 };
 
@@ -94,24 +134,24 @@ function setup(over: Partial<CallServiceDeps> = {}) {
     },
     post: async () => ok({ id: 'x' }),
   } as unknown as GraphClient;
-  const records = { writeCallRecord: async () => undefined } as unknown as RecordStore;
+  const records = { listRecordings: async () => [] } as unknown as RecordStore;
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const timers: TimerMessage[] = [];
+  const jobs: RecordingJob[] = [];
   const service = new CallService({
     store,
     records,
-    blobs: { upload: async () => 0, delete: async () => undefined },
-    timers: { schedule: async () => undefined },
+    timers: { schedule: async (m) => void timers.push(m) },
+    recordingJobs: { enqueue: async (job) => void jobs.push(job) },
     graph,
     flows: () => catalog,
     callbackUri: 'https://bot.example.com/api/calls',
     unconfiguredRejectReason: 'busy',
-    recordingMaxBytes: 1024,
-    allowLocalHttp: false,
+    tenantId: TENANT,
     log: quiet,
-    sleep: async () => undefined,
     ...over,
   });
-  return { store, sent, gone, service };
+  return { store, sent, gone, service, timers, jobs };
 }
 
 const incoming = (callId: string, to: string) =>
@@ -135,7 +175,7 @@ const update = (callId: string, data: Record<string, unknown>) =>
 
 test('an unconfigured number gets the configured reject reason', async () => {
   const { sent, service } = setup();
-  await service.handleNotification(incoming('c1', '+14255559999'), 'tenant');
+  await service.handleNotification(incoming('c1', '+14255559999'), FROM_TENANT);
   expect(sent).toEqual([
     {
       callId: 'c1',
@@ -147,7 +187,7 @@ test('an unconfigured number gets the configured reject reason', async () => {
 
 test('IVR_DEFAULT_FLOW answers unconfigured numbers with that flow', async () => {
   const { sent, store, service } = setup({ defaultFlowId: 'shop' });
-  await service.handleNotification(incoming('c2', '+14255559999'), 'tenant');
+  await service.handleNotification(incoming('c2', '+14255559999'), FROM_TENANT);
   expect(sent.map((s) => s.action)).toEqual(['answer']);
   const ctx = [...store.rows.values()][0]!.value;
   expect([ctx.flowId, ctx.number]).toEqual(['shop', '+14255559999']);
@@ -155,12 +195,12 @@ test('IVR_DEFAULT_FLOW answers unconfigured numbers with that flow', async () =>
 
 test('a write that loses the ETag race is decided again on the fresh state; Graph hears it once', async () => {
   const { sent, store, service } = setup();
-  await service.handleNotification(incoming('c3', '+14255550100'), 'tenant');
+  await service.handleNotification(incoming('c3', '+14255550100'), FROM_TENANT);
   // While this instance handles "established", another instance handles the same notification first.
   store.beforeReplace = async () => {
-    await service.handleNotification(update('c3', { state: 'established' }), 'tenant');
+    await service.handleNotification(update('c3', { state: 'established' }), FROM_TENANT);
   };
-  await service.handleNotification(update('c3', { state: 'established' }), 'tenant');
+  await service.handleNotification(update('c3', { state: 'established' }), FROM_TENANT);
   expect(sent.map((s) => s.action)).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
   const ctx = [...store.rows.values()][0]!.value;
   expect([ctx.phase, ctx.node]).toEqual(['established', 'hello']);
@@ -168,14 +208,14 @@ test('a write that loses the ETag race is decided again on the fresh state; Grap
 
 test('a context that keeps changing gives up with an error rather than looping forever', async () => {
   const { store, service } = setup();
-  await service.handleNotification(incoming('c4', '+14255550100'), 'tenant');
+  await service.handleNotification(incoming('c4', '+14255550100'), FROM_TENANT);
   const always = async (ctx: CallContext) => {
     const row = store.rows.get(ctx.clientContext)!;
     store.rows.set(ctx.clientContext, { ...row, etag: `${row.etag}x` });
     store.beforeReplace = always;
   };
   store.beforeReplace = always;
-  await expect(service.handleNotification(update('c4', { state: 'established' }), 'tenant')).rejects.toThrow(
+  await expect(service.handleNotification(update('c4', { state: 'established' }), FROM_TENANT)).rejects.toThrow(
     /kept changing/,
   );
 });
@@ -183,12 +223,181 @@ test('a context that keeps changing gives up with an error rather than looping f
 test('a keepAlive answered 404 closes the call; other calls are kept', async () => {
   const { store, service, sent, gone } = setup();
   for (const id of ['k1', 'k2']) {
-    await service.handleNotification(incoming(id, '+14255550100'), 'tenant');
-    await service.handleNotification(update(id, { state: 'established' }), 'tenant');
+    await service.handleNotification(incoming(id, '+14255550100'), FROM_TENANT);
+    await service.handleNotification(update(id, { state: 'established' }), FROM_TENANT);
   }
   gone.add('k2');
   expect(await service.keepAliveAll()).toEqual({ kept: 1, closed: 1 });
   const phases = Object.fromEntries([...store.rows.values()].map((r) => [r.value.callId, r.value.phase]));
   expect(phases).toEqual({ k1: 'established', k2: 'ended' });
   expect(sent.filter((s) => s.action === 'keepAlive').map((s) => s.callId)).toEqual(['k1']);
+});
+
+const operation = (callId: string, clientContext: string, data: Record<string, unknown>) =>
+  parseNotifications({
+    value: [
+      {
+        changeType: 'deleted',
+        resourceUrl: `/communications/calls/${callId}/operations/op-${clientContext.slice(-3)}`,
+        resourceData: { '@odata.type': '#microsoft.graph.recordOperation', clientContext, ...data },
+      },
+    ],
+  })[0]!;
+
+describe('storage round trips', () => {
+  test('an incoming call costs no read and one write: the insert is the claim', async () => {
+    const { store, service, sent } = setup();
+    await service.handleNotification(incoming('r1', '+14255550100'), FROM_TENANT);
+    expect([store.reads, store.writes]).toEqual([0, 1]);
+    expect(sent.map((s) => s.action)).toEqual(['answer']);
+  });
+
+  test('a redelivered incoming notification fails the claim and sends nothing', async () => {
+    const { store, service, sent } = setup();
+    await service.handleNotification(incoming('r2', '+14255550100'), FROM_TENANT);
+    await service.handleNotification(incoming('r2', '+14255550100'), FROM_TENANT);
+    expect(sent.map((s) => s.action)).toEqual(['answer']);
+    expect(store.rows.size).toBe(1);
+  });
+
+  test('established, and a tone with a state in one notification, cost one read and one write each', async () => {
+    const { store, service } = setup();
+    await service.handleNotification(incoming('r3', '+14255550100'), FROM_TENANT);
+    store.reads = store.writes = 0;
+    await service.handleNotification(update('r3', { state: 'established' }), FROM_TENANT);
+    expect([store.reads, store.writes]).toEqual([1, 1]);
+    store.reads = store.writes = 0;
+    await service.handleNotification(
+      update('r3', { state: 'terminated', toneInfo: { sequenceId: 1, tone: 'tone1' } }),
+      FROM_TENANT,
+    );
+    expect([store.reads, store.writes]).toEqual([1, 1]);
+    const ctx = [...store.rows.values()][0]!.value;
+    // Both events landed, in order: the key first, then the end of the call.
+    expect([ctx.digits, ctx.phase]).toEqual([['1'], 'ended']);
+  });
+
+  test('notifications for 30 unknown call ids cost two point reads each and write nothing', async () => {
+    const { store, service, sent } = setup();
+    for (let i = 0; i < 30; i++)
+      await service.handleNotification(update(`unknown-${i}`, { state: 'established' }), FROM_TENANT);
+    expect([store.reads, store.writes, sent.length]).toEqual([60, 0, 0]);
+  });
+});
+
+describe('the call tenant binds its notifications', () => {
+  test('an incoming call takes its tenant from the token, not the body', async () => {
+    const { store, service } = setup();
+    const n = incoming('t1', '+14255550100');
+    if (n.kind === 'call') n.call.tenantId = '99999999-0000-0000-0000-000000000000';
+    await service.handleNotification(n, FROM_TENANT);
+    expect([...store.rows.values()][0]!.value.tenantId).toBe(TENANT);
+  });
+
+  test('a notification signed for another tenant changes nothing and sends nothing', async () => {
+    const { store, service, sent } = setup();
+    await service.handleNotification(incoming('t2', '+14255550100'), FROM_TENANT);
+    const before = structuredClone([...store.rows.values()][0]!);
+    await service.handleNotification(update('t2', { state: 'established' }), {
+      tenantId: 'aaaaaaaa-0000-0000-0000-000000000000',
+    });
+    expect([...store.rows.values()][0]).toEqual(before);
+    expect(sent.map((s) => s.action)).toEqual(['answer']);
+  });
+});
+
+describe('queue messages are sent before the context is stored', () => {
+  test('a timer that cannot be queued fails the notification and changes nothing; the redelivery arms it', async () => {
+    let queueUp = false;
+    const armed: TimerMessage[] = [];
+    const { store, service, sent } = setup({
+      timers: {
+        schedule: async (m) => {
+          if (!queueUp) throw new Error('queue service unavailable');
+          armed.push(m);
+        },
+      },
+    });
+    await service.handleNotification(incoming('q1', '+14255550100'), FROM_TENANT);
+    await service.handleNotification(update('q1', { state: 'established' }), FROM_TENANT);
+    const hello = sent.find((s) => s.action === 'playPrompt')!.body as { clientContext: string };
+    const menu = () => sent.filter((s) => s.action === 'playPrompt')[1]!.body as { clientContext: string };
+    await service.handleNotification(operation('q1', hello.clientContext, { status: 'completed' }), FROM_TENANT);
+    const menuDone = operation('q1', menu().clientContext, { status: 'completed' });
+    const before = structuredClone([...store.rows.values()][0]!);
+    await expect(service.handleNotification(menuDone, FROM_TENANT)).rejects.toThrow(/queue service unavailable/);
+    expect([...store.rows.values()][0]).toEqual(before);
+    queueUp = true;
+    await service.handleNotification(menuDone, FROM_TENANT);
+    const ctx = [...store.rows.values()][0]!.value;
+    expect(armed).toEqual([{ clientContext: ctx.clientContext, timerId: ctx.timer!.id }]);
+    expect(ctx.menu?.stage).toBe('input');
+  });
+});
+
+describe('a recording cut short by a hang-up is never lost', () => {
+  async function recordingCall(service: CallService, sent: Array<{ action: string; body: unknown }>) {
+    await service.handleNotification(incoming('v1', '+14255550101'), FROM_TENANT);
+    await service.handleNotification(update('v1', { state: 'established' }), FROM_TENANT);
+    return (sent.find((s) => s.action === 'recordResponse')!.body as { clientContext: string }).clientContext;
+  }
+  const recording = {
+    recordingLocation: 'https://media.platform.example/rec/1',
+    recordingAccessToken: 'recording-token',
+  };
+
+  test('terminated first, then the completion: the recording is queued for archiving', async () => {
+    const { service, sent, jobs, timers } = setup();
+    const op = await recordingCall(service, sent);
+    await service.handleNotification(update('v1', { state: 'terminated' }), FROM_TENANT);
+    expect(timers.map((t) => t.timerId)).toEqual([expect.stringMatching(/^recordingGrace-\d+$/)]);
+    await service.handleNotification(
+      operation('v1', op, { status: 'completed', resultInfo: { code: 200, subcode: 8514 }, ...recording }),
+      FROM_TENANT,
+    );
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        callId: 'v1',
+        node: 'vm',
+        outcome: 'stopTone',
+        recording: { location: recording.recordingLocation, accessToken: 'recording-token' },
+        reason: null,
+        attempt: 1,
+      }),
+    ]);
+    // The flow does not go on after the call ended.
+    expect(sent.filter((s) => s.action === 'playPrompt')).toEqual([]);
+    // The grace timer, when it fires, finds nothing left to do.
+    const { clientContext, timerId } = timers[0]!;
+    await service.handleTimer({ clientContext, timerId });
+    expect(jobs).toHaveLength(1);
+  });
+
+  test('terminated and no completion ever: the grace timer records it as lost', async () => {
+    const { service, sent, jobs, timers } = setup();
+    await recordingCall(service, sent);
+    await service.handleNotification(update('v1', { state: 'terminated' }), FROM_TENANT);
+    await service.handleTimer(timers[0]!);
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        callId: 'v1',
+        recording: null,
+        reason: 'the call ended during the recording and no recording was delivered',
+      }),
+    ]);
+  });
+
+  test('the completion first, then terminated: archived once, no grace timer', async () => {
+    const { service, sent, jobs, timers } = setup();
+    const op = await recordingCall(service, sent);
+    await service.handleNotification(
+      operation('v1', op, { status: 'completed', resultInfo: { code: 200, subcode: 8515 }, ...recording }),
+      FROM_TENANT,
+    );
+    await service.handleNotification(update('v1', { state: 'terminated' }), FROM_TENANT);
+    expect(jobs.map((j) => [j.outcome, j.recording?.location])).toEqual([
+      ['maxDuration', recording.recordingLocation],
+    ]);
+    expect(timers).toEqual([]);
+  });
 });

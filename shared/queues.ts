@@ -1,0 +1,5 @@
+/** Storage queue names: function files bind to them, and the bot writes to them. No imports: function files load this at cold start. */
+export const TIMER_QUEUE = 'ivr-timers';
+export const RECORDINGS_QUEUE = 'ivr-recordings';
+/** Where the Functions host moves a message that failed its last attempt; the bot puts a failed recording job there too. */
+export const RECORDINGS_POISON_QUEUE = `${RECORDINGS_QUEUE}-poison`;
