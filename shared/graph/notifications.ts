@@ -114,7 +114,11 @@ function parseItem(item: unknown, index: number, out: ParsedNotification[]): str
   }
 
   // No data (null, absent, []) is still news: a `deleted` call without a state ends the call.
-  const elements = Array.isArray(resourceData) && resourceData.length > 0 ? resourceData : [resourceData];
+  const elements = !Array.isArray(resourceData)
+    ? [resourceData]
+    : resourceData.length > 0
+      ? resourceData
+      : [null];
   elements.forEach((data, i) => {
     const parsed = callResourceSchema.safeParse(data ?? {});
     if (!parsed.success) {
