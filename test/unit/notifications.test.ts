@@ -8,6 +8,7 @@ import {
   MAX_ID_LENGTH,
   MAX_RECORDING_LOCATION_LENGTH,
   MAX_RECORDING_TOKEN_LENGTH,
+  MAX_RESOURCE_URL_LENGTH,
   MAX_RESULT_MESSAGE_LENGTH,
   NotificationFormatError,
   parseNotificationBatch,
@@ -234,6 +235,11 @@ describe('batches', () => {
         changeType: 'created',
       });
     }
+    // It is logged for resources the IVR does not handle: bounded.
+    const long = `${CALL}/participants/${'p'.repeat(MAX_RESOURCE_URL_LENGTH)}`;
+    expect(problemsOf(item(long, []))).toEqual([
+      'value.0.resourceUrl: Too big: expected string to have <=2048 characters',
+    ]);
     expect(only(item('/app/calls/e71f0300', { state: 'incoming' }, 'created'))).toMatchObject({
       kind: 'call',
       callId: 'e71f0300',
