@@ -1,21 +1,58 @@
 import { z } from 'zod';
+import {
+  isSafeId,
+  MAX_COMPLETION_REASON_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_RECORDING_LOCATION_LENGTH,
+  MAX_RECORDING_TOKEN_LENGTH,
+  MAX_RESOURCE_URL_LENGTH,
+  MAX_RESULT_MESSAGE_LENGTH,
+  SAFE_ID_RULE,
+  truncate,
+} from './limits';
 
 /**
  * Zod schemas for the parts of the Graph v1.0 calls API the bot reads and writes.
- * Notification schemas are lenient (Graph adds properties over time); request-body
- * schemas are strict, so a body the bot builds can only carry parameters Graph knows.
+ * Notification schemas are lenient (Graph adds properties over time, and its own examples
+ * carry numbers as strings): unknown fields are accepted and dropped, so a parsed
+ * notification holds only what the bot reads, each string bounded. Request-body schemas are
+ * strict, so a body the bot builds can only carry parameters Graph knows.
  * Names and enums follow ../shared/graph/v1.0-calls.csdl.xml.
  */
 
 // ---- shared complex types ----------------------------------------------------------
 
-export const identitySchema = z.looseObject({
+/** An integer, or the same as a string ("8515"): Graph's documented examples send both. */
+export const integerLikeSchema = z.union(
+  [
+    z.number().int(),
+    z
+      .string()
+      .regex(/^\s*-?\d{1,15}\s*$/)
+      .transform(Number),
+  ],
+  { error: 'expected an integer or a numeric string' },
+);
+
+const truncated = (max: number) =>
+  z
+    .string()
+    .transform((v) => truncate(v, max))
+    .nullish();
+
+const TENANT_ID = /^[0-9a-fA-F-]{1,64}$/;
+/** A tenant id that is not GUID-like is dropped rather than refused: it is informative only. */
+const tenantIdSchema = z
+  .unknown()
+  .transform((v): string | null => (typeof v === 'string' && TENANT_ID.test(v) ? v : null));
+
+// Display names are not kept: free text nobody reads, of any length.
+export const identitySchema = z.object({
   id: z.string().nullish(),
-  displayName: z.string().nullish(),
-  tenantId: z.string().nullish(),
+  tenantId: tenantIdSchema.optional(),
 });
 
-export const identitySetSchema = z.looseObject({
+export const identitySetSchema = z.object({
   application: identitySchema.nullish(),
   applicationInstance: identitySchema.nullish(),
   device: identitySchema.nullish(),
@@ -25,30 +62,25 @@ export const identitySetSchema = z.looseObject({
 });
 export type IdentitySet = z.infer<typeof identitySetSchema>;
 
-export const participantInfoSchema = z.looseObject({
-  identity: identitySetSchema.nullish(),
-  endpointType: z.string().nullish(),
-  languageId: z.string().nullish(),
-  region: z.string().nullish(),
-  participantId: z.string().nullish(),
-});
-
-export const invitationParticipantInfoSchema = z.looseObject({
+export const participantInfoSchema = z.object({
   identity: identitySetSchema.nullish(),
 });
 
-export const callRouteSchema = z.looseObject({
-  routingType: z.string().nullish(),
+export const invitationParticipantInfoSchema = z.object({
+  identity: identitySetSchema.nullish(),
+});
+
+export const callRouteSchema = z.object({
   original: identitySetSchema.nullish(),
   final: identitySetSchema.nullish(),
 });
 
-export const resultInfoSchema = z.looseObject({
-  code: z.number().int(),
-  subcode: z.number().int().nullish(),
-  message: z.string().nullish(),
+export const resultInfoSchema = z.object({
+  code: integerLikeSchema,
+  subcode: integerLikeSchema.nullish(),
+  message: truncated(MAX_RESULT_MESSAGE_LENGTH),
 });
-export type ResultInfo = z.infer<typeof resultInfoSchema>;
+export type ResultInfo = z.output<typeof resultInfoSchema>;
 
 export const TONES = [
   'tone0',
@@ -72,8 +104,8 @@ export const TONES = [
 export const toneSchema = z.enum(TONES);
 export type Tone = z.infer<typeof toneSchema>;
 
-export const toneInfoSchema = z.looseObject({
-  sequenceId: z.number().int(),
+export const toneInfoSchema = z.object({
+  sequenceId: integerLikeSchema,
   tone: toneSchema,
 });
 
@@ -96,21 +128,18 @@ export type CallState = z.infer<typeof callStateSchema>;
 // ---- notifications --------------------------------------------------------------------
 
 /** resourceData of a call notification. */
-export const callResourceSchema = z.looseObject({
+export const callResourceSchema = z.object({
   '@odata.type': z.literal('#microsoft.graph.call').optional(),
-  id: z.string().nullish(),
   state: callStateSchema.nullish(),
   direction: z.enum(['incoming', 'outgoing']).nullish(),
   callRoutes: z.array(callRouteSchema).nullish(),
   source: participantInfoSchema.nullish(),
   targets: z.array(invitationParticipantInfoSchema).nullish(),
-  requestedModalities: z.array(z.string()).nullish(),
   resultInfo: resultInfoSchema.nullish(),
   toneInfo: toneInfoSchema.nullish(),
-  tenantId: z.string().nullish(),
-  myParticipantId: z.string().nullish(),
+  tenantId: tenantIdSchema.optional(),
 });
-export type CallResource = z.infer<typeof callResourceSchema>;
+export type CallResource = z.output<typeof callResourceSchema>;
 
 export const OPERATION_STATUSES = [
   'notStarted',
@@ -120,28 +149,34 @@ export const OPERATION_STATUSES = [
   'unknownFutureValue',
 ] as const;
 
+/** The clientContext Graph echoes back: it leads to a Table key, so it must be a safe id. */
+export const echoedClientContextSchema = z
+  .string()
+  .refine((v) => isSafeId(v, MAX_ID_LENGTH), { error: SAFE_ID_RULE })
+  .nullish();
+
 /** resourceData of an operation notification (and the body of a media-action response). */
-export const operationResourceSchema = z.looseObject({
-  '@odata.type': z.string().optional(),
-  id: z.string().nullish(),
-  clientContext: z.string().nullish(),
+export const operationResourceSchema = z.object({
+  clientContext: echoedClientContextSchema,
   status: z.enum(OPERATION_STATUSES),
   resultInfo: resultInfoSchema.nullish(),
-  recordingLocation: z.string().nullish(),
-  recordingAccessToken: z.string().nullish(),
-  completionReason: z.string().nullish(),
+  recordingLocation: z.string().max(MAX_RECORDING_LOCATION_LENGTH).nullish(),
+  recordingAccessToken: z.string().max(MAX_RECORDING_TOKEN_LENGTH).nullish(),
+  completionReason: truncated(MAX_COMPLETION_REASON_LENGTH),
 });
-export type OperationResource = z.infer<typeof operationResourceSchema>;
+export type OperationResource = z.output<typeof operationResourceSchema>;
 
-export const commsNotificationSchema = z.looseObject({
+/** One item of `value`; resourceData is validated once the resourceUrl says what it is about. */
+export const commsNotificationSchema = z.object({
   changeType: z.enum(['created', 'updated', 'deleted']),
-  resourceUrl: z.string().min(1),
+  resourceUrl: z.string().min(1).max(MAX_RESOURCE_URL_LENGTH),
   resourceData: z.unknown().optional(),
 });
-export type CommsNotification = z.infer<typeof commsNotificationSchema>;
+export type CommsNotification = z.output<typeof commsNotificationSchema>;
 
+/** The envelope: items are validated one by one, so one bad item does not hide the others. */
 export const commsNotificationsSchema = z.looseObject({
-  value: z.array(commsNotificationSchema).min(1),
+  value: z.array(z.unknown()).min(1),
 });
 
 // ---- request bodies the bot sends (strict: only parameters Graph defines) -----------------
