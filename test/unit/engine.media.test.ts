@@ -1,6 +1,6 @@
 import { recordResponseBodySchema, transferBodySchema, type ResultInfo } from '../../shared/graph/schemas';
 import type { CallContext } from '../../shared/ivr/context';
-import { recordOutcome, type IvrEvent } from '../../shared/ivr/engine';
+import { recordOutcome, runsBeforeCommit, type IvrEvent } from '../../shared/ivr/engine';
 import { resourceIdFor } from '../../shared/ivr/media';
 import {
   CLIENT_CONTEXT,
@@ -82,7 +82,7 @@ describe('record nodes', () => {
       string,
       Partial<Extract<IvrEvent, { kind: 'operationCompleted' }>>,
       string,
-      'stopTone' | 'maxDuration' | 'silence' | 'failure',
+      'stopTone' | 'maxDuration' | 'silence' | 'noInput' | 'failure',
       string[],
     ]
   >([
@@ -98,7 +98,7 @@ describe('record nodes', () => {
       'initialSilenceTimeout',
       { completionReason: 'initialSilenceTimeout' },
       'noMessageNode',
-      'silence',
+      'noInput',
       ['noMessage'],
     ],
     [
@@ -149,22 +149,24 @@ describe('record nodes', () => {
     expect(r.ctx.phase).toBe('hangingUp'); // the 'sorry' goodbye is playing
   });
 
-  it('a completion with a recording yields saveRecording and a recordings entry with audio', () => {
+  it('a completion with a recording yields archiveRecording (queued before the write) and a recordings entry with audio', () => {
     const { ctx } = recording();
     const r = stepChecked(
       ctx,
       ev.completed(5, { completionReason: 'stopToneDetected', recording: RECORDING }),
     );
-    expect(kinds(r.commands)).toEqual(['saveRecording', 'playPrompt']);
+    expect(kinds(r.commands)).toEqual(['archiveRecording', 'playPrompt']);
     expect(r.commands[0]).toEqual({
-      kind: 'saveRecording',
+      kind: 'archiveRecording',
       seq: 5,
       node: 'voicemail',
-      location: RECORDING.location,
-      accessToken: RECORDING.accessToken,
+      outcome: 'stopTone',
       completionReason: 'stopToneDetected',
-      durationSeconds: null,
+      recording: { location: RECORDING.location, accessToken: RECORDING.accessToken },
+      reason: null,
     });
+    expect(runsBeforeCommit(r.commands[0]!)).toBe(true);
+    expect(runsBeforeCommit(r.commands[1]!)).toBe(false);
     expect(r.ctx.recordings).toEqual([
       {
         seq: 5,
@@ -177,28 +179,48 @@ describe('record nodes', () => {
     expect(r.ctx.node).toBe('thanks');
   });
 
-  it('a v1.0 completion with a recording is saved too', () => {
+  it('a v1.0 completion with a recording is archived too', () => {
     const { ctx } = recording();
     const r = stepChecked(
       ctx,
       ev.completed(5, { resultInfo: { code: 200, subcode: 8515 }, recording: RECORDING }),
     );
-    const save = only(r.commands, 'saveRecording');
+    const save = only(r.commands, 'archiveRecording');
     expect(save).toMatchObject({
       seq: 5,
       node: 'voicemail',
-      location: RECORDING.location,
-      accessToken: RECORDING.accessToken,
+      outcome: 'maxDuration',
+      recording: { location: RECORDING.location, accessToken: RECORDING.accessToken },
     });
     expect(r.ctx.recordings[0]).toMatchObject({ outcome: 'maxDuration', hasAudio: true });
     expect(r.ctx.node).toBe('thanks');
   });
 
-  it('a completion without a location yields no saveRecording', () => {
+  it('a completion without a location yields no archiveRecording', () => {
     const { ctx } = recording();
     const r = stepChecked(ctx, ev.completed(5, { completionReason: 'maxSilenceTimeout', recording: null }));
-    expect(r.commands.some((c) => c.kind === 'saveRecording')).toBe(false);
+    expect(r.commands.some((c) => c.kind === 'archiveRecording')).toBe(false);
     expect(r.ctx.recordings[0]!.hasAudio).toBe(false);
+  });
+
+  it('initial silence is not a message: the audio is discarded with the reason, and the flow takes noInput', () => {
+    const { ctx } = recording();
+    const r = stepChecked(
+      ctx,
+      ev.completed(5, { resultInfo: { code: 200, subcode: 8510 }, recording: RECORDING }),
+    );
+    expect(only(r.commands, 'archiveRecording')).toEqual({
+      kind: 'archiveRecording',
+      seq: 5,
+      node: 'voicemail',
+      outcome: 'noInput',
+      completionReason: 'noInput',
+      recording: null,
+      reason: 'the caller said nothing (initial silence): not a message',
+    });
+    expect(r.ctx.recordings[0]).toMatchObject({ outcome: 'noInput', hasAudio: true });
+    // No noInput branch in this flow: initial silence goes where silence goes.
+    expect(r.ctx.node).toBe('noMessageNode');
   });
 
   it('a repeated record completion is ignored (one recording, one save)', () => {
@@ -238,11 +260,14 @@ describe('record nodes', () => {
     const ok: ResultInfo = { code: 200 };
     expect(recordOutcome('completed', 'stopToneDetected', ok)).toBe('stopTone');
     expect(recordOutcome('completed', 'maxRecordDurationReached', ok)).toBe('maxDuration');
-    expect(recordOutcome('completed', 'initialSilenceTimeout', ok)).toBe('silence');
+    expect(recordOutcome('completed', 'initialSilenceTimeout', ok)).toBe('noInput');
     expect(recordOutcome('completed', 'maxSilenceTimeout', ok)).toBe('silence');
     expect(recordOutcome('completed', 'operationCanceled', ok)).toBe('failure');
     expect(recordOutcome('completed', 'mediaReceiveTimeout', ok)).toBe('failure');
     expect(recordOutcome('completed', null, { code: 200, subcode: 8515 })).toBe('maxDuration');
+    expect(recordOutcome('completed', null, { code: 200, subcode: 8514 })).toBe('stopTone');
+    expect(recordOutcome('completed', null, { code: 200, subcode: 8510 })).toBe('noInput');
+    expect(recordOutcome('completed', null, { code: 200, subcode: 8511 })).toBe('silence');
     expect(recordOutcome('failed', null, { code: 400, subcode: 8508 })).toBe('failure');
     expect(recordOutcome('completed', null, null)).toBe('failure');
   });
@@ -426,15 +451,58 @@ describe('the caller hangs up', () => {
     expect(stepChecked(ctx, ev.timer('interDigit-7')).ctx).toBe(ctx);
   });
 
-  it('during recording (no completion ever arrives)', () => {
-    const ctx = hangUpAt(recording().ctx);
-    expect(ctx.recordings).toEqual([]);
-    // Even if a completion does arrive late, nothing is saved.
-    const late = stepChecked(
-      ctx,
-      ev.completed(5, { completionReason: 'stopToneDetected', recording: RECORDING }),
-    );
-    expect(late.ctx).toBe(ctx);
+  it('during recording: the late completion is still archived, once, and the flow does not go on', () => {
+    const before = recording().ctx;
+    const r = stepChecked(before, ev.terminated({ code: 200, subcode: 540000, message: 'caller hung up' }));
+    const graceId = `recordingGrace-${before.seq + 1}`;
+    expect(r.commands).toEqual([
+      { kind: 'startTimer', timerId: graceId, delaySeconds: 120 },
+      { kind: 'callEnded' },
+    ]);
+    expect(r.ctx).toMatchObject({
+      phase: 'ended',
+      media: null,
+      pendingRecording: { seq: 5, node: 'voicemail', timerId: graceId },
+    });
+    const late = stepChecked(r.ctx, ev.completed(5, { completionReason: 'stopToneDetected', recording: RECORDING }));
+    expect(late.commands).toEqual([
+      {
+        kind: 'archiveRecording',
+        seq: 5,
+        node: 'voicemail',
+        outcome: 'stopTone',
+        completionReason: 'stopToneDetected',
+        recording: RECORDING,
+        reason: null,
+      },
+    ]);
+    expect(late.ctx).toMatchObject({ phase: 'ended', pendingRecording: null, node: 'voicemail' });
+    expect(late.ctx.recordings).toEqual([
+      { seq: 5, node: 'voicemail', outcome: 'stopTone', completionReason: 'stopToneDetected', hasAudio: true },
+    ]);
+    // A repeat of the completion, or the grace timer, finds nothing left to do.
+    expect(stepChecked(late.ctx, ev.completed(5, { recording: RECORDING })).ctx).toBe(late.ctx);
+    expect(stepChecked(late.ctx, ev.timer(graceId)).ctx).toBe(late.ctx);
+  });
+
+  it('during recording with no completion ever: the grace timer hands over a lost recording', () => {
+    const before = recording().ctx;
+    const ended = stepChecked(before, ev.terminated()).ctx;
+    const r = stepChecked(ended, ev.timer(ended.pendingRecording!.timerId));
+    expect(r.commands).toEqual([
+      {
+        kind: 'archiveRecording',
+        seq: 5,
+        node: 'voicemail',
+        outcome: 'failure',
+        completionReason: 'failure',
+        recording: null,
+        reason: 'the call ended during the recording and no recording was delivered',
+      },
+    ]);
+    expect(r.ctx.pendingRecording).toBeNull();
+    // Other events still change nothing after the end.
+    expect(stepChecked(r.ctx, ev.completed(5, { recording: RECORDING })).ctx).toBe(r.ctx);
   });
 
   it('during the transfer', () => {

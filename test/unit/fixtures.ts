@@ -213,7 +213,7 @@ export function assertBodiesValid(commands: readonly Command[]): void {
         break;
       case 'hangUp':
       case 'startTimer':
-      case 'saveRecording':
+      case 'archiveRecording':
       case 'callEnded':
         break;
     }
