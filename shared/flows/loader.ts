@@ -1,7 +1,20 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { z } from 'zod';
-import { flowFileSchema, type FlowFile, type FlowNode } from './schema';
+import { FLOW_LIMITS, flowFileSchema, type FlowFile, type FlowLimits, type FlowNode } from './schema';
+
+export { FLOW_LIMITS, type FlowLimits } from './schema';
+
+/**
+ * Options of the validating functions. `limits` raises or lowers the file size, node and prompt
+ * limits (tests, tools); the per-array limits are part of the schema and stay fixed.
+ */
+export interface FlowValidationOptions {
+  limits?: Partial<Pick<FlowLimits, 'fileBytes' | 'nodes' | 'prompts'>>;
+}
+
+/** More problems than this in one file are summed up in one last problem: a log stays readable. */
+export const MAX_PROBLEMS_PER_FILE = 100;
 
 /** One problem in one flow file: the file, where (a JSON path), and the rule broken. */
 export interface FlowProblem {
@@ -45,12 +58,18 @@ export function nodeEdges(node: FlowNode): Array<{ to: string; path: string[]; w
         })),
         { to: node.fallback, path: ['fallback'], waitsForCaller: true },
       ];
-    case 'record':
-      return Object.entries(node.next).map(([outcome, to]) => ({
-        to,
-        path: ['next', outcome],
-        waitsForCaller: true,
-      }));
+    case 'record': {
+      // Every way out of a recording waits for the caller (they speak, press, or stay silent).
+      const { stopTone, maxDuration, silence, failure, noInput } = node.next;
+      const edge = (to: string, outcome: string) => ({ to, path: ['next', outcome], waitsForCaller: true });
+      return [
+        edge(stopTone, 'stopTone'),
+        edge(maxDuration, 'maxDuration'),
+        edge(silence, 'silence'),
+        edge(failure, 'failure'),
+        ...(noInput !== undefined ? [edge(noInput, 'noInput')] : []),
+      ];
+    }
     case 'transfer':
       return [{ to: node.fallback, path: ['fallback'], waitsForCaller: false }];
     case 'hangup':
@@ -69,6 +88,10 @@ export function nodePrompts(node: FlowNode): Array<{ name: string; path: string[
         ...(node.invalidPrompt ? [{ name: node.invalidPrompt, path: ['invalidPrompt'] }] : []),
       ];
     case 'record':
+      return [
+        ...(node.prompt ? [{ name: node.prompt, path: ['prompt'] }] : []),
+        ...(node.noInputPrompt ? [{ name: node.noInputPrompt, path: ['noInputPrompt'] }] : []),
+      ];
     case 'hangup':
       return node.prompt ? [{ name: node.prompt, path: ['prompt'] }] : [];
     case 'transfer':
@@ -93,14 +116,71 @@ function zodProblems(file: string, error: z.ZodError): FlowProblem[] {
   });
 }
 
-/** Validates a parsed flow file: schema first, then the references and the graph. */
-export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; problems: FlowProblem[] } {
+function limitsOf(options: FlowValidationOptions | undefined): FlowLimits {
+  return { ...FLOW_LIMITS, ...options?.limits };
+}
+
+/** Counts what the schema cannot bound per array, before parsing: a file over a limit costs no more. */
+function countProblems(raw: unknown, file: string, limits: FlowLimits): FlowProblem[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const problems: FlowProblem[] = [];
+  for (const [key, limit, unit] of [
+    ['nodes', limits.nodes, 'node'],
+    ['prompts', limits.prompts, 'prompt'],
+  ] as const) {
+    const value = (raw as Record<string, unknown>)[key];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    const count = Object.keys(value).length;
+    if (count > limit)
+      problems.push({ file, path: `$.${key}`, message: `${count} ${key}, over the ${limit}-${unit} limit` });
+  }
+  return problems;
+}
+
+function capProblems(problems: FlowProblem[], file: string): FlowProblem[] {
+  if (problems.length <= MAX_PROBLEMS_PER_FILE) return problems;
+  const more = problems.length - (MAX_PROBLEMS_PER_FILE - 1);
+  return [
+    ...problems.slice(0, MAX_PROBLEMS_PER_FILE - 1),
+    { file, path: '', message: `and ${more} more problems` },
+  ];
+}
+
+/** A throw while validating (a bug, a pathological input) is this file's problem, never the caller's. */
+function crashed(file: string, err: unknown): { problems: FlowProblem[] } {
+  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { problems: [{ file, path: '', message: `could not be validated: ${reason}` }] };
+}
+
+/** Validates a parsed flow file: limits, the schema, then the references and the graph. */
+export function validateFlow(
+  raw: unknown,
+  file: string,
+  options?: FlowValidationOptions,
+): { flow?: LoadedFlow; problems: FlowProblem[] } {
+  try {
+    const result = validateParsed(raw, file, limitsOf(options));
+    return { ...result, problems: capProblems(result.problems, file) };
+  } catch (err) {
+    return crashed(file, err);
+  }
+}
+
+function validateParsed(
+  raw: unknown,
+  file: string,
+  limits: FlowLimits,
+): { flow?: LoadedFlow; problems: FlowProblem[] } {
+  const tooMany = countProblems(raw, file, limits);
+  if (tooMany.length > 0) return { problems: tooMany };
   const parsed = flowFileSchema.safeParse(raw);
   if (!parsed.success) return { problems: zodProblems(file, parsed.error) };
   const flow = parsed.data;
   const problems: FlowProblem[] = [];
   const add = (path: PropertyKey[], message: string) =>
     problems.push({ file, path: jsonPath(path), message });
+  // Own keys only: a reference to "constructor" or "toString" must not find Object.prototype's.
+  const hasNode = (id: string) => Object.hasOwn(flow.nodes, id);
 
   // Entry points: every answer action, and the outbound start.
   const entries: Array<{ start: string; path: PropertyKey[] }> = [];
@@ -109,22 +189,22 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
       entries.push({ start: rule.then.start, path: ['rules', i, 'then', 'start'] });
     for (const key of ['open', 'closed'] as const) {
       const name = rule.when[key];
-      if (name !== undefined && !flow.schedules[name])
+      if (name !== undefined && !Object.hasOwn(flow.schedules, name))
         add(['rules', i, 'when', key], `no schedule named "${name}"`);
     }
   });
   if (flow.default.type === 'answer') entries.push({ start: flow.default.start, path: ['default', 'start'] });
   if (flow.outbound) entries.push({ start: flow.outbound.start, path: ['outbound', 'start'] });
 
-  for (const e of entries) if (!flow.nodes[e.start]) add(e.path, `no node named "${e.start}"`);
+  for (const e of entries) if (!hasNode(e.start)) add(e.path, `no node named "${e.start}"`);
   for (const [id, node] of Object.entries(flow.nodes)) {
     for (const edge of nodeEdges(node)) {
-      if (!flow.nodes[edge.to]) add(['nodes', id, ...edge.path], `no node named "${edge.to}"`);
+      if (!hasNode(edge.to)) add(['nodes', id, ...edge.path], `no node named "${edge.to}"`);
     }
     for (const p of nodePrompts(node)) {
       // A play node's prompt index is an array index: $.nodes.x.prompts[1], as in the schema's own problems.
       const path = node.type === 'play' ? [p.path[0]!, Number(p.path[1])] : p.path;
-      if (!flow.prompts[p.name]) add(['nodes', id, ...path], `no prompt named "${p.name}"`);
+      if (!Object.hasOwn(flow.prompts, p.name)) add(['nodes', id, ...path], `no prompt named "${p.name}"`);
     }
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
@@ -138,69 +218,154 @@ export function validateFlow(raw: unknown, file: string): { flow?: LoadedFlow; p
   }
   if (problems.length > 0) return { problems };
 
-  const reachable = new Set<string>();
-  const visit = (id: string) => {
-    if (reachable.has(id)) return;
-    reachable.add(id);
-    for (const edge of nodeEdges(flow.nodes[id]!)) visit(edge.to);
-  };
-  for (const e of entries) visit(e.start);
+  // Every reference resolves from here on. The walks below use explicit stacks: a long chain
+  // of nodes must not overflow the call stack of the process that serves every number.
+  const successors = (id: string) => nodeEdges(flow.nodes[id]!).map((e) => e.to);
+  const reachable = new Set(
+    preorder(
+      entries.map((e) => e.start),
+      successors,
+    ),
+  );
   for (const id of Object.keys(flow.nodes)) {
     if (!reachable.has(id))
       add(['nodes', id], 'node is unreachable from every entry (answer rules, default, outbound)');
   }
 
   // A cycle made only of edges that do not wait for the caller would spin forever.
-  const onStack = new Set<string>();
-  const done = new Set<string>();
-  const findLoop = (id: string, trail: string[]): string[] | undefined => {
-    if (onStack.has(id)) return [...trail.slice(trail.indexOf(id)), id];
-    if (done.has(id)) return undefined;
-    onStack.add(id);
-    for (const edge of nodeEdges(flow.nodes[id]!)) {
-      if (edge.waitsForCaller) continue;
-      const loop = findLoop(edge.to, [...trail, id]);
-      if (loop) return loop;
-    }
-    onStack.delete(id);
-    done.add(id);
-    return undefined;
-  };
-  for (const id of Object.keys(flow.nodes)) {
-    const loop = findLoop(id, []);
-    if (loop) {
-      add(['nodes', loop[0]!], `loop that waits for no caller input: ${loop.join(' -> ')}`);
-      break;
-    }
-  }
+  const loop = findLoop(Object.keys(flow.nodes), (id) =>
+    nodeEdges(flow.nodes[id]!)
+      .filter((e) => !e.waitsForCaller)
+      .map((e) => e.to),
+  );
+  if (loop) add(['nodes', loop[0]!], `loop that waits for no caller input: ${describeLoop(loop)}`);
   if (problems.length > 0) return { problems };
 
   const promptsByEntry = new Map<string, string[]>();
   for (const e of entries) {
-    const seen = new Set<string>();
     const names = new Set<string>();
-    const walk = (id: string) => {
-      if (seen.has(id)) return;
-      seen.add(id);
-      const node = flow.nodes[id]!;
-      for (const p of nodePrompts(node)) names.add(p.name);
-      for (const edge of nodeEdges(node)) walk(edge.to);
-    };
-    walk(e.start);
+    for (const id of preorder([e.start], successors))
+      for (const p of nodePrompts(flow.nodes[id]!)) names.add(p.name);
     promptsByEntry.set(e.start, [...names]);
   }
   return { flow: { id: basename(file).replace(/\.json$/i, ''), file, flow, promptsByEntry }, problems: [] };
 }
 
+/**
+ * Nodes reachable from `starts`, in the order a recursive depth-first walk would visit them
+ * (so prompt lists keep their order), with an explicit stack instead of recursion.
+ */
+function preorder(starts: readonly string[], next: (id: string) => readonly string[]): string[] {
+  const seen = new Set<string>();
+  const order: string[] = [];
+  // Pushed in reverse and checked when popped: the same order as recursion.
+  const stack = [...starts].reverse();
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    order.push(id);
+    const out = next(id);
+    for (let i = out.length - 1; i >= 0; i--) if (!seen.has(out[i]!)) stack.push(out[i]!);
+  }
+  return order;
+}
+
+/** The first cycle found by a depth-first walk from each node in turn, as ids with the first repeated last. */
+function findLoop(ids: readonly string[], next: (id: string) => readonly string[]): string[] | undefined {
+  const done = new Set<string>();
+  for (const root of ids) {
+    if (done.has(root)) continue;
+    // The current path, each node with its successors and how many of them were tried.
+    const path: Array<{ id: string; out: readonly string[]; tried: number }> = [];
+    const onPath = new Map<string, number>();
+    const enter = (id: string) => {
+      onPath.set(id, path.length);
+      path.push({ id, out: next(id), tried: 0 });
+    };
+    enter(root);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      if (top.tried === top.out.length) {
+        path.pop();
+        onPath.delete(top.id);
+        done.add(top.id);
+        continue;
+      }
+      const to = top.out[top.tried++]!;
+      const at = onPath.get(to);
+      if (at !== undefined) return [...path.slice(at).map((f) => f.id), to];
+      if (!done.has(to)) enter(to);
+    }
+  }
+  return undefined;
+}
+
+/** A loop as "a -> b -> a"; a very long one keeps its ends and says how long it is. */
+function describeLoop(loop: readonly string[]): string {
+  const LONG = 12;
+  if (loop.length <= LONG) return loop.join(' -> ');
+  return `${[...loop.slice(0, 5), '...', ...loop.slice(-5)].join(' -> ')} (${loop.length - 1} nodes)`;
+}
+
 /** Parses and validates one file's text. */
-export function validateFlowText(text: string, file: string): { flow?: LoadedFlow; problems: FlowProblem[] } {
+export function validateFlowText(
+  text: string,
+  file: string,
+  options?: FlowValidationOptions,
+): { flow?: LoadedFlow; problems: FlowProblem[] } {
+  const { fileBytes } = limitsOf(options);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > fileBytes) return { problems: [tooBig(file, bytes, fileBytes)] };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     return { problems: [{ file, path: '', message: `not valid JSON: ${(err as Error).message}` }] };
   }
-  return validateFlow(raw, file);
+  return validateFlow(raw, file, options);
+}
+
+function tooBig(file: string, bytes: number, limit: number): FlowProblem {
+  return { file, path: '', message: `file is ${bytes} bytes, over the ${limit}-byte limit` };
+}
+
+/**
+ * Reads a flow file, refusing one over the size limit before reading it. The size is taken
+ * from the open descriptor and the read is bounded, so a file that grows meanwhile is refused too.
+ */
+function readFlowFile(file: string, limit: number): { text: string } | { problem: FlowProblem } {
+  const cannotRead = (err: unknown): { problem: FlowProblem } => ({
+    problem: { file, path: '', message: `cannot read the file: ${(err as Error).message}` },
+  });
+  let fd: number;
+  try {
+    // stat first: opening a FIFO named *.json would block the load.
+    const stat = statSync(file);
+    if (stat.isFile() && stat.size > limit) return { problem: tooBig(file, stat.size, limit) };
+    if (!stat.isFile() && !stat.isDirectory()) return cannotRead(new Error('not a regular file'));
+    fd = openSync(file, 'r');
+  } catch (err) {
+    return cannotRead(err);
+  }
+  try {
+    const opened = fstatSync(fd);
+    if (opened.isFile() && opened.size > limit) return { problem: tooBig(file, opened.size, limit) };
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    // It grew after the check: refuse it with its size now.
+    if (length > limit) return { problem: tooBig(file, fstatSync(fd).size, limit) };
+    return { text: buffer.toString('utf8', 0, length) };
+  } catch (err) {
+    return cannotRead(err);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Every flow of a directory, indexed by number and aliases. Invalid files are reported, never half-applied. */
@@ -210,7 +375,7 @@ export interface FlowCatalog {
   problems: FlowProblem[];
 }
 
-export function loadFlowDirectory(dir: string): FlowCatalog {
+export function loadFlowDirectory(dir: string, options?: FlowValidationOptions): FlowCatalog {
   const byIdentity = new Map<string, LoadedFlow>();
   const byId = new Map<string, LoadedFlow>();
   const problems: FlowProblem[] = [];
@@ -230,43 +395,42 @@ export function loadFlowDirectory(dir: string): FlowCatalog {
   }
   for (const name of files) {
     const file = join(dir, name);
-    let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      const problem = addFlowFile(file, options, byIdentity, byId);
+      if (problem) problems.push(...problem);
     } catch (err) {
-      // One unreadable entry (a directory named *.json, no permission) must not hide the other flows.
-      problems.push({ file, path: '', message: `cannot read the file: ${(err as Error).message}` });
-      continue;
+      // Whatever goes wrong with one file is that file's problem: the other numbers still load.
+      problems.push(...crashed(file, err).problems);
     }
-    const result = validateFlowText(text, file);
-    if (!result.flow) {
-      problems.push(...result.problems);
-      continue;
-    }
-    const loaded = result.flow;
-    const identities = [
-      loaded.flow.number,
-      ...loaded.flow.aliases,
-      ...(loaded.flow.applicationInstanceId ? [loaded.flow.applicationInstanceId] : []),
-    ];
-    const clash = identities.find((id) => byIdentity.has(id));
-    if (clash) {
-      const f = loaded.flow;
-      const path =
-        clash === f.number
-          ? '$.number'
-          : f.aliases.includes(clash)
-            ? `$.aliases[${f.aliases.indexOf(clash)}]`
-            : '$.applicationInstanceId';
-      problems.push({
-        file,
-        path,
-        message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}`,
-      });
-      continue;
-    }
-    for (const id of identities) byIdentity.set(id, loaded);
-    byId.set(loaded.id, loaded);
   }
   return { byIdentity, byId, problems };
+}
+
+/** Validates one file and indexes it; returns its problems, or nothing once it is in the catalog. */
+function addFlowFile(
+  file: string,
+  options: FlowValidationOptions | undefined,
+  byIdentity: Map<string, LoadedFlow>,
+  byId: Map<string, LoadedFlow>,
+): FlowProblem[] | undefined {
+  const read = readFlowFile(file, limitsOf(options).fileBytes);
+  if ('problem' in read) return [read.problem];
+  const result = validateFlowText(read.text, file, options);
+  if (!result.flow) return result.problems;
+  const loaded = result.flow;
+  const f = loaded.flow;
+  const identities = [f.number, ...f.aliases, ...(f.applicationInstanceId ? [f.applicationInstanceId] : [])];
+  const clash = identities.find((id) => byIdentity.has(id));
+  if (clash) {
+    const path =
+      clash === f.number
+        ? '$.number'
+        : f.aliases.includes(clash)
+          ? `$.aliases[${f.aliases.indexOf(clash)}]`
+          : '$.applicationInstanceId';
+    return [{ file, path, message: `"${clash}" is already configured by ${byIdentity.get(clash)!.file}` }];
+  }
+  for (const id of identities) byIdentity.set(id, loaded);
+  byId.set(loaded.id, loaded);
+  return undefined;
 }

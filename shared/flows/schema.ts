@@ -7,6 +7,30 @@ import { z } from 'zod';
  */
 
 export const E164 = /^\+[1-9]\d{1,14}$/;
+
+/**
+ * Size limits of one flow file. They bound the work (and the memory) one file can cost at
+ * load, so a runaway file is refused with a clear message instead of slowing every number.
+ */
+export const FLOW_LIMITS = {
+  /** Bytes of the file, checked before it is read. */
+  fileBytes: 262_144,
+  nodes: 500,
+  prompts: 500,
+  rules: 100,
+  aliases: 50,
+  /** Open-hour ranges per weekday of one schedule. */
+  rangesPerDay: 24,
+  /** Holidays of one schedule: a year of them. */
+  holidays: 366,
+} as const;
+export type FlowLimits = { -readonly [K in keyof typeof FLOW_LIMITS]: number };
+
+/** `.max()` of an array with a message that says how many there are and what the limit is. */
+const overLimit = (limit: number, what: string, unit: string, suffix = '') => ({
+  error: (issue: { input?: unknown }) =>
+    `${Array.isArray(issue.input) ? issue.input.length : 'too many'} ${what}, over the ${limit}-${unit} limit${suffix}`,
+});
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const nodeId = z.string().regex(NAME, 'a node id is a letter then up to 63 letters, digits, _ or -');
@@ -98,7 +122,15 @@ export const scheduleSchema = z.strictObject({
     .refine(isTimeZone, 'an IANA time zone such as Europe/Paris or America/New_York')
     .describe('IANA time zone the hours and holidays are in'),
   weekly: z
-    .partialRecord(z.enum(DAYS), z.array(timeRange).max(12))
+    .partialRecord(
+      z.enum(DAYS),
+      z
+        .array(timeRange)
+        .max(
+          FLOW_LIMITS.rangesPerDay,
+          overLimit(FLOW_LIMITS.rangesPerDay, 'time ranges', 'range', ' per day'),
+        ),
+    )
     .describe('Open hours per weekday; a day left out is closed'),
   holidays: z
     .array(
@@ -107,6 +139,7 @@ export const scheduleSchema = z.strictObject({
         .regex(/^\d{4}-\d{2}-\d{2}$/, 'a holiday is a date YYYY-MM-DD')
         .refine(isDate, 'not a calendar date'),
     )
+    .max(FLOW_LIMITS.holidays, overLimit(FLOW_LIMITS.holidays, 'holidays', 'holiday'))
     .default([])
     .describe('Dates (in the time zone) the line is closed all day'),
 });
@@ -186,19 +219,31 @@ const recordNode = z
       .array(z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#']))
       .max(12)
       .default(['#']),
+    maxAttempts: seconds(1, 5)
+      .default(1)
+      .describe(
+        'How many times the caller is asked to record when they say nothing (initial silence) before next.noInput; 1 asks once',
+      ),
+    noInputPrompt: promptName
+      .optional()
+      .describe('Played before asking again after an attempt where the caller said nothing'),
     next: z
       .strictObject({
-        stopTone: nodeId,
-        maxDuration: nodeId,
-        silence: nodeId,
-        failure: nodeId,
-        noInput: nodeId.optional(),
+        stopTone: nodeId.describe('The caller pressed a stop tone'),
+        maxDuration: nodeId.describe('The recording reached maxRecordDurationSeconds'),
+        silence: nodeId.describe(
+          'The caller stopped speaking (maxSilenceTimeoutSeconds); also initial silence when noInput is absent',
+        ),
+        failure: nodeId.describe('The recording failed or was cancelled'),
+        noInput: nodeId
+          .optional()
+          .describe(
+            'Where to go when the caller said nothing (initial silence) on all maxAttempts attempts; when absent, initial silence goes to silence',
+          ),
       })
       .describe('Where to go by how the recording ended'),
-    maxAttempts: z.number().int().min(1).max(5).default(1),
-    noInputPrompt: promptName.optional(),
   })
-  .describe('Record a short message (recordResponse), e.g. voicemail');
+  .describe('Record a short message (recordResponse), e.g. voicemail; a silent attempt is not a message');
 
 const transferNode = z
   .strictObject({
@@ -232,6 +277,7 @@ export const flowFileSchema = z.strictObject({
   number: e164.describe('The phone number this file configures'),
   aliases: z
     .array(z.string().min(1))
+    .max(FLOW_LIMITS.aliases, overLimit(FLOW_LIMITS.aliases, 'aliases', 'alias'))
     .default([])
     .describe('Other identities routed here, e.g. the application instance id of the resource account'),
   applicationInstanceId: z
@@ -252,11 +298,15 @@ export const flowFileSchema = z.strictObject({
         })
         .describe('https URI of a WAV file'),
     )
-    .describe('Prompt names and their https URIs'),
+    // Counted by the loader before parsing (so the limit can be raised there); here for editors.
+    .meta({
+      maxProperties: FLOW_LIMITS.prompts,
+      description: `Prompt names and their https URIs (at most ${FLOW_LIMITS.prompts})`,
+    }),
   schedules: z.record(z.string().regex(NAME), scheduleSchema).default({}),
   rules: z
     .array(ruleSchema)
-    .max(100)
+    .max(FLOW_LIMITS.rules, overLimit(FLOW_LIMITS.rules, 'rules', 'rule'))
     .default([])
     .describe('Evaluated in order; the first that matches decides'),
   default: incomingActionSchema.describe('What happens when no rule matches'),
@@ -264,7 +314,14 @@ export const flowFileSchema = z.strictObject({
     .strictObject({ start: nodeId })
     .optional()
     .describe('Where outbound calls placed from this number start'),
-  nodes: z.record(nodeId, nodeSchema).default({}),
+  nodes: z
+    .record(nodeId, nodeSchema)
+    // Counted by the loader before parsing, like prompts.
+    .meta({
+      maxProperties: FLOW_LIMITS.nodes,
+      description: `The steps of the call flow by id (at most ${FLOW_LIMITS.nodes})`,
+    })
+    .default({}),
   recordings: z
     .strictObject({
       persist: z.boolean().default(true).describe('Keep recordings in Blob storage; false discards them'),

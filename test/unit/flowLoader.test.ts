@@ -5,6 +5,8 @@ import {
   formatProblem,
   FlowValidationError,
   loadFlowDirectory,
+  nodeEdges,
+  nodePrompts,
   validateFlow,
   validateFlowText,
   type FlowProblem,
@@ -167,6 +169,11 @@ describe('dangling references', () => {
     ['menu invalidPrompt', (f) => (f.nodes.main.invalidPrompt = 'missing'), '$.nodes.main.invalidPrompt'],
     ['menu noInputPrompt', (f) => (f.nodes.main.noInputPrompt = 'missing'), '$.nodes.main.noInputPrompt'],
     ['record prompt', (f) => (f.nodes.voicemail.prompt = 'missing'), '$.nodes.voicemail.prompt'],
+    [
+      'record noInputPrompt',
+      (f) => (f.nodes.voicemail.noInputPrompt = 'missing'),
+      '$.nodes.voicemail.noInputPrompt',
+    ],
     ['hangup prompt', (f) => (f.nodes.goodbye.prompt = 'missing'), '$.nodes.goodbye.prompt'],
   ])('dangling prompt name in a %s', (_what, change, path) => {
     const problems = problemsAfter(change);
@@ -341,6 +348,112 @@ describe('schema rules', () => {
   it('rejects a non-E.164 transfer target', () => {
     const problems = problemsAfter((f) => (f.nodes.operator.target = { phone: '4255550199' }));
     expect(problems.some((p) => p.path.startsWith('$.nodes.operator.target'))).toBe(true);
+  });
+});
+
+describe('record node: a silent recording is not a message', () => {
+  /** The fixture's voicemail, asked up to three times, then to a node of its own. */
+  function withNoInput(f: Mutable): void {
+    f.nodes.voicemail.maxAttempts = 3;
+    f.nodes.voicemail.noInputPrompt = 'nothingHeard';
+    f.nodes.voicemail.next.noInput = 'nothingHeardNode';
+    f.prompts.nothingHeard = 'https://media.example.com/ivr/nothing-heard.wav';
+    f.prompts.tryAgain = 'https://media.example.com/ivr/try-again.wav';
+    f.nodes.nothingHeardNode = { type: 'hangup', prompt: 'tryAgain' };
+  }
+
+  it('defaults to one attempt, no noInput branch and no noInputPrompt', () => {
+    const vm = validateFlow(realisticFlowInput(), FILE).flow!.flow.nodes.voicemail!;
+    expect(vm.type).toBe('record');
+    if (vm.type !== 'record') return;
+    expect(vm.maxAttempts).toBe(1);
+    expect(vm.noInputPrompt).toBeUndefined();
+    expect(vm.next.noInput).toBeUndefined();
+    expect('noInput' in vm.next).toBe(false);
+  });
+
+  it('accepts noInput, maxAttempts and noInputPrompt', () => {
+    const input = structuredClone(realisticFlowInput()) as Mutable;
+    withNoInput(input);
+    const r = validateFlow(input, FILE);
+    expect(r.problems).toEqual([]);
+    const vm = r.flow!.flow.nodes.voicemail!;
+    expect(vm.type === 'record' && [vm.maxAttempts, vm.noInputPrompt, vm.next.noInput]).toEqual([
+      3,
+      'nothingHeard',
+      'nothingHeardNode',
+    ]);
+  });
+
+  it('follows the noInput edge: its node is reachable and its prompts are fetched', () => {
+    const input = structuredClone(realisticFlowInput()) as Mutable;
+    withNoInput(input);
+    const welcome = validateFlow(input, FILE).flow!.promptsByEntry.get('welcome')!;
+    expect(welcome).toEqual(expect.arrayContaining(['nothingHeard', 'tryAgain']));
+
+    // The same node with no edge to it is unreachable.
+    delete input.nodes.voicemail.next.noInput;
+    expect(validateFlow(input, FILE).problems).toEqual([
+      {
+        file: FILE,
+        path: '$.nodes.nothingHeardNode',
+        message: 'node is unreachable from every entry (answer rules, default, outbound)',
+      },
+    ]);
+  });
+
+  it('lists the noInput edge (waiting for the caller) and the noInputPrompt', () => {
+    const input = structuredClone(realisticFlowInput()) as Mutable;
+    withNoInput(input);
+    const vm = validateFlow(input, FILE).flow!.flow.nodes.voicemail!;
+    expect(nodeEdges(vm)).toEqual([
+      { to: 'thanks', path: ['next', 'stopTone'], waitsForCaller: true },
+      { to: 'thanks', path: ['next', 'maxDuration'], waitsForCaller: true },
+      { to: 'noMessageNode', path: ['next', 'silence'], waitsForCaller: true },
+      { to: 'sorry', path: ['next', 'failure'], waitsForCaller: true },
+      { to: 'nothingHeardNode', path: ['next', 'noInput'], waitsForCaller: true },
+    ]);
+    expect(nodePrompts(vm)).toEqual([
+      { name: 'voicemailPrompt', path: ['prompt'] },
+      { name: 'nothingHeard', path: ['noInputPrompt'] },
+    ]);
+  });
+
+  it('accepts a noInput edge back to the record node itself (the caller is asked again)', () => {
+    const input = structuredClone(realisticFlowInput()) as Mutable;
+    input.nodes.voicemail.next.noInput = 'voicemail';
+    expect(validateFlow(input, FILE).problems).toEqual([]);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['0', 0, 'Too small: expected number to be >=1'],
+    ['6', 6, 'Too big: expected number to be <=5'],
+    ['1.5', 1.5, 'Invalid input: expected int, received number'],
+  ])('refuses maxAttempts %s', (_what, value, message) => {
+    expect(problemsAfter((f) => (f.nodes.voicemail.maxAttempts = value))).toEqual([
+      { file: FILE, path: '$.nodes.voicemail.maxAttempts', message },
+    ]);
+  });
+
+  it('refuses an unknown noInput node and an unknown noInputPrompt, each at its path', () => {
+    const problems = problemsAfter((f) => {
+      f.nodes.voicemail.next.noInput = 'nowhere';
+      f.nodes.voicemail.noInputPrompt = 'missing';
+    });
+    expect(problems).toEqual([
+      { file: FILE, path: '$.nodes.voicemail.next.noInput', message: 'no node named "nowhere"' },
+      { file: FILE, path: '$.nodes.voicemail.noInputPrompt', message: 'no prompt named "missing"' },
+    ]);
+  });
+
+  it('refuses a malformed noInput node id', () => {
+    expect(problemsAfter((f) => (f.nodes.voicemail.next.noInput = '1st'))).toEqual([
+      {
+        file: FILE,
+        path: '$.nodes.voicemail.next.noInput',
+        message: 'a node id is a letter then up to 63 letters, digits, _ or -',
+      },
+    ]);
   });
 });
 
