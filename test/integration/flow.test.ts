@@ -328,8 +328,8 @@ test('recordings past their retention are deleted from Blob storage by housekeep
   expect(await blob.exists()).toBe(true);
   const app = createApp(loadSettings(bot.env), { getToken: async () => 't' });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  expect((await app.calls(quiet).expireRecordings()).deleted).toBe(0);
-  const { deleted } = await app.calls(quiet, () => new Date(Date.now() + 8 * 86_400_000)).expireRecordings();
+  expect((await app.archiver(quiet).expire(new Date())).deleted).toBe(0);
+  const { deleted } = await app.archiver(quiet).expire(new Date(Date.now() + 8 * 86_400_000));
   expect(deleted).toBeGreaterThanOrEqual(1);
   expect(await blob.exists()).toBe(false);
   const after = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
@@ -389,7 +389,7 @@ test('housekeeping closes calls that ended unseen after the configured idle time
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
   // Not yet idle long enough: nothing happens.
   expect((await app.calls(quiet).sweepStale(240)).closed).toBe(0);
-  const future = app.calls(quiet, () => new Date(Date.now() + 5 * 3600_000));
+  const future = app.calls(quiet, { now: () => new Date(Date.now() + 5 * 3600_000) });
   const { closed } = await future.sweepStale(240);
   expect(closed).toBeGreaterThanOrEqual(1);
   expect(actions(callId)).toContain('delete');
