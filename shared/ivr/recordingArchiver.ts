@@ -20,7 +20,7 @@ import {
 
 /** Download attempts per recording, and the waits between them (the location lives a few minutes). */
 export const RECORDING_ATTEMPTS = 5;
-export const RETRY_DELAYS_SECONDS = [2, 5, 15, 30] as const;
+export const RETRY_DELAYS_SECONDS = [1, 5, 15, 30] as const;
 
 const idText = z.string().min(1).max(256);
 

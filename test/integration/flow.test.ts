@@ -10,6 +10,7 @@ import {
   type BotHarness,
 } from '../support/botHarness';
 import type { CapturedRequest } from '../support/fakeGraph';
+import { expectedContextKey } from '../support/keys';
 import { createApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
 
@@ -65,7 +66,7 @@ beforeAll(async () => {
   media = createServer((req, res) => {
     if (req.headers.authorization !== 'Bearer rec-token') return void res.writeHead(401).end();
     if (req.url === '/gone.wav') return void res.writeHead(404).end();
-    if (req.url === '/flaky.wav' && flaky++ < 2) return void res.writeHead(503).end();
+    if (req.url === '/flaky.wav' && flaky++ < 1) return void res.writeHead(503).end();
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.end(WAV);
   });
@@ -143,10 +144,16 @@ async function voicemailWith(
   await tone(callId, 1, 'tone1');
   await complete(callId, lastOp(callId, 'recordResponse'), completion);
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const record = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<Record<string, unknown>>;
-  };
-  return record.recordings;
+  return recordingsOf(callId);
+}
+
+/** The call's recordings once the archive queue has handled them (they leave the notification path). */
+async function recordingsOf(callId: string, count = 1): Promise<Array<Record<string, unknown>>> {
+  return waitFor(`${count} archived recording(s) of ${callId}`, async () => {
+    const res = await fetch(`${bot.host.url}/api/calls/${callId}`);
+    const record = (await res.json()) as { recordings?: Array<Record<string, unknown>> };
+    return (record.recordings?.length ?? 0) >= count ? record.recordings! : undefined;
+  });
 }
 
 test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blob, thanks, hang-up, record', async () => {
@@ -184,6 +191,7 @@ test('a voicemail call: greeting, menu, key 1, message ended by #, stored in Blo
   );
   expect(sent(callId).every((r) => r.issues.length === 0)).toBe(true);
 
+  await recordingsOf(callId);
   const record1 = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as Record<
     string,
     unknown
@@ -319,12 +327,10 @@ test('recordings past their retention are deleted from Blob storage by housekeep
     recordingAccessToken: 'rec-token',
   });
   await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
-  const before = (await (await fetch(`${bot.host.url}/api/calls/${callId}`)).json()) as {
-    recordings: Array<{ blobName: string }>;
-  };
+  const before = await recordingsOf(callId);
   const blob = BlobServiceClient.fromConnectionString(bot.azurite.connectionString)
     .getContainerClient('recordings')
-    .getBlockBlobClient(before.recordings[0]!.blobName);
+    .getBlockBlobClient(String(before[0]!.blobName));
   expect(await blob.exists()).toBe(true);
   const app = createApp(loadSettings(bot.env), { getToken: async () => 't' });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -360,6 +366,60 @@ test('the caller hanging up mid-recording closes the call with no completion', a
     recordings: [],
   });
   expect(actions(callId).at(-1)).toBe('recordResponse');
+  // No completion ever comes: when the grace timer fires, the recording is on record as lost.
+  const key = (await expectedContextKey(bot.table(), callId))!;
+  const ctx = (await rows(bot.table()))
+    .filter((r) => r.partitionKey === `c_${key}` && r.rowKey === 'ctx')
+    .map((r) => JSON.parse(String(r.data)) as { pendingRecording: { timerId: string } })[0]!;
+  const fired = await fetch(`${bot.host.url}/admin/functions/ivrTimers`, {
+    method: 'POST',
+    body: JSON.stringify({
+      input: JSON.stringify({ clientContext: key, timerId: ctx.pendingRecording.timerId }),
+    }),
+  });
+  expect(fired.status).toBe(202);
+  expect(await recordingsOf(callId)).toEqual([
+    expect.objectContaining({
+      status: 'lost',
+      node: 'voicemail',
+      error: 'the call ended during the recording and no recording was delivered',
+    }),
+  ]);
+});
+
+test('the caller hanging up mid-recording, with the completion after terminated: the message is stored', async () => {
+  const callId = newCallId();
+  await answered(callId);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  await tone(callId, 1, 'tone1');
+  await bot.notify(
+    callUpdate(callId, { state: 'terminated', resultInfo: { code: 200, subcode: 540000 } }, 'deleted'),
+  );
+  await complete(callId, lastOp(callId, 'recordResponse'), {
+    resultInfo: { code: '200', subcode: '8511', message: 'max silence timeout reached' },
+    recordingLocation: `${mediaUrl}/late.wav`,
+    recordingAccessToken: 'rec-token',
+  });
+  expect(await recordingsOf(callId)).toEqual([
+    expect.objectContaining({ status: 'stored', node: 'voicemail', bytes: WAV.length }),
+  ]);
+  // The call had ended: the flow did not go on to its thanks prompt.
+  expect(actions(callId).at(-1)).toBe('recordResponse');
+});
+
+test('a recording that is silent from the start is not kept as a voicemail', async () => {
+  const recordings = await voicemailWith({
+    resultInfo: { code: 200, subcode: 8510, message: 'initial silence timeout' },
+    recordingLocation: `${mediaUrl}/silence.wav`,
+    recordingAccessToken: 'rec-token',
+  });
+  expect(recordings).toEqual([
+    expect.objectContaining({
+      status: 'discarded',
+      blobName: null,
+      error: 'the caller said nothing (initial silence): not a message',
+    }),
+  ]);
 });
 
 test('keepAlive runs for established calls, and a 404 closes the call', async () => {

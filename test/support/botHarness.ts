@@ -22,8 +22,8 @@ export interface BotHarness {
   issuer: TokenIssuer;
   flowsDir: string;
   env: Record<string, string>;
-  /** POSTs a notification to /api/calls, signed unless a token is given. */
-  notify(payload: unknown, token?: string | null): Promise<Response>;
+  /** POSTs a notification to /api/calls (plus a query, as a callbackUri may carry), signed unless a token is given. */
+  notify(payload: unknown, token?: string | null, query?: string): Promise<Response>;
   table(name?: string): TableClient;
   stop(): Promise<void>;
 }
@@ -75,10 +75,10 @@ export async function startBotHarness(
     issuer,
     flowsDir,
     env,
-    async notify(payload, token) {
+    async notify(payload, token, query) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (token !== null) headers.authorization = `Bearer ${token ?? (await issuer.sign())}`;
-      return fetch(`${host.url}/api/calls`, {
+      return fetch(`${host.url}/api/calls${query ? `?${query}` : ''}`, {
         method: 'POST',
         headers,
         body: typeof payload === 'string' ? payload : JSON.stringify(payload),

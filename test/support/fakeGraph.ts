@@ -25,9 +25,15 @@ export interface CapturedRequest {
   issues: ValidationIssue[];
 }
 
-export type Responder = (
-  req: CapturedRequest,
-) => { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
+export type Responder = (req: CapturedRequest) =>
+  | {
+      status: number;
+      body?: unknown;
+      headers?: Record<string, string>;
+      /** The answer is sent only once this settles: a test orders events without sleeping. */
+      after?: Promise<unknown>;
+    }
+  | undefined;
 
 export interface FakeGraph {
   baseUrl: string;
@@ -80,6 +86,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       for (const r of responders) {
         const answer = r(captured);
         if (answer) {
+          await answer.after?.catch(() => undefined);
           res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
           return res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
         }
