@@ -57,7 +57,10 @@ export interface AppOverrides {
 export function createApp(settings: Settings, overrides: AppOverrides = {}): App {
   const cs = settings.AzureWebJobsStorage;
   const timeoutMs = settings.IVR_STORAGE_TIMEOUT_MS;
-  const store = new TableCallStore(TableConnector.fromConnectionString(cs, settings.IVR_CALLS_TABLE), timeoutMs);
+  const store = new TableCallStore(
+    TableConnector.fromConnectionString(cs, settings.IVR_CALLS_TABLE),
+    timeoutMs,
+  );
   const records = new TableRecordStore(
     TableConnector.fromConnectionString(cs, settings.IVR_RECORDS_TABLE),
     timeoutMs,

@@ -10,7 +10,10 @@ import { NotificationFormatError, parseNotificationBatch } from '../graph/notifi
  * is skipped, in a batch) and only a failure of storage or of the deadline gets 503, which
  * the ETag loop makes safe to redeliver.
  */
-export async function callsHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function callsHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const app = getApp();
   const log = invocationLogger(context);
   let identity;
@@ -53,7 +56,9 @@ export async function callsHandler(request: HttpRequest, context: InvocationCont
     if (outcome === 'late') {
       abort.abort(new Error(`the notification deadline of ${deadlineMs} ms passed`));
       work.catch(() => undefined); // its failure is this 503
-      log.error('notification not handled within its deadline; the platform will redeliver it', { deadlineMs });
+      log.error('notification not handled within its deadline; the platform will redeliver it', {
+        deadlineMs,
+      });
       return unavailable(`not handled within ${deadlineMs} ms`);
     }
     return { status: 202 };

@@ -1,10 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
-import {
-  RECORDING_ATTEMPTS,
-  recordingJobSchema,
-  RETRY_DELAYS_SECONDS,
-} from '../ivr/recordingArchiver';
+import { RECORDING_ATTEMPTS, recordingJobSchema, RETRY_DELAYS_SECONDS } from '../ivr/recordingArchiver';
 import { safeJson } from './timers';
 
 /** host.json's queues.maxDequeueCount: the host's own retries when a run throws (storage down). */
@@ -32,7 +28,10 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
     const result = await archiver.archive(job);
     if (!('retry' in result)) return;
     if (job.attempt < RECORDING_ATTEMPTS) {
-      await app.recordingJobs.enqueue({ ...job, attempt: job.attempt + 1 }, RETRY_DELAYS_SECONDS[job.attempt - 1]);
+      await app.recordingJobs.enqueue(
+        { ...job, attempt: job.attempt + 1 },
+        RETRY_DELAYS_SECONDS[job.attempt - 1],
+      );
       return;
     }
     await archiver.lose(job, `gave up after ${job.attempt} attempts: ${result.retry}`);

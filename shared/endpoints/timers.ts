@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { getApp, invocationLogger } from '../app';
 
 const timerMessageSchema = z.strictObject({
-  clientContext: z.string().regex(/^[A-Za-z0-9_-]{16,200}$/, 'a clientContext is 16-200 base64url characters'),
+  clientContext: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,200}$/, 'a clientContext is 16-200 base64url characters'),
   timerId: z.string().regex(/^[A-Za-z]{1,32}-\d{1,9}$/, 'a timer id is a purpose and a number'),
 });
 

@@ -30,7 +30,12 @@ export class KeepAliveTransport {
   private readonly http: HttpAgent;
 
   constructor(options: TransportOptions = {}) {
-    const common = { keepAlive: true, maxSockets: options.maxSockets ?? 64, maxFreeSockets: 16, scheduling: 'lifo' as const };
+    const common = {
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 64,
+      maxFreeSockets: 16,
+      scheduling: 'lifo' as const,
+    };
     this.https = new HttpsAgent(common);
     this.http = new HttpAgent(common);
   }
@@ -50,7 +55,8 @@ export class KeepAliveTransport {
         {
           method,
           agent: secure ? this.https : this.http,
-          headers: body !== undefined ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers,
+          headers:
+            body !== undefined ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers,
         },
         (res) => {
           const chunks: Buffer[] = [];

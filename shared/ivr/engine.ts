@@ -536,7 +536,13 @@ class Run {
     if (pending && pending.timerId === timerId) {
       // The call ended mid-recording and the platform never reported the recording.
       ctx.pendingRecording = null;
-      this.keepRecording(pending, 'failure', null, null, 'the call ended during the recording and no recording was delivered');
+      this.keepRecording(
+        pending,
+        'failure',
+        null,
+        null,
+        'the call ended during the recording and no recording was delivered',
+      );
       return true;
     }
     if (!ctx.timer || ctx.timer.id !== timerId) return false; // superseded

@@ -124,7 +124,12 @@ export class RecordingArchiver {
         await this.lose(job, message);
         return { status: 'lost' };
       }
-      log.warn('recording download failed', { callId: job.callId, seq: job.seq, attempt: job.attempt, error: message });
+      log.warn('recording download failed', {
+        callId: job.callId,
+        seq: job.seq,
+        attempt: job.attempt,
+        error: message,
+      });
       return { retry: message };
     }
   }

@@ -75,7 +75,9 @@ export function toEntity(ctx: CallContext, updatedAt: string): ContextEntity {
   const json = JSON.stringify(ctx);
   const chunks = Math.max(1, Math.ceil(json.length / CHUNK_CHARS));
   if (chunks > MAX_CHUNKS)
-    throw new Error(`call context of ${json.length} characters is over the ${CHUNK_CHARS * MAX_CHUNKS} limit`);
+    throw new Error(
+      `call context of ${json.length} characters is over the ${CHUNK_CHARS * MAX_CHUNKS} limit`,
+    );
   const entity: ContextEntity = {
     partitionKey: contextPartition(ctx.clientContext),
     rowKey: CONTEXT_ROW,
@@ -107,7 +109,10 @@ export class TableCallStore implements CallStore {
   }
 
   /** Runs one table operation with a timeout, creating the table the first time it is missing. */
-  private async op<T>(run: (c: TableClient, signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async op<T>(
+    run: (c: TableClient, signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     return this.tables.run((c) => withTimeout(this.timeoutMs, signal, (s) => run(c, s)));
   }
 
@@ -146,7 +151,7 @@ export class TableCallStore implements CallStore {
     } catch (err) {
       if (!isStatus(err, 409)) throw err;
       const winner = await read();
-      if (!winner) throw new Error('the call key secret vanished while it was being created');
+      if (!winner) throw new Error('the call key secret vanished while it was being created', { cause: err });
       return winner;
     }
   }
@@ -165,7 +170,8 @@ export class TableCallStore implements CallStore {
   async get(clientContext: string, signal?: AbortSignal): Promise<Versioned<CallContext> | null> {
     try {
       const e = await this.op(
-        (c, abortSignal) => c.getEntity<ContextEntity>(contextPartition(clientContext), CONTEXT_ROW, { abortSignal }),
+        (c, abortSignal) =>
+          c.getEntity<ContextEntity>(contextPartition(clientContext), CONTEXT_ROW, { abortSignal }),
         signal,
       );
       return { value: fromEntity(e), etag: e.etag };

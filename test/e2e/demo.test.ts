@@ -275,7 +275,8 @@ test('outbound call: the callee hears the reminder, presses 1 and the bot says g
     expectCleanRequests(creates);
     expect(creates).toHaveLength(1);
     expect(creates[0]!.body).toMatchObject({
-      callbackUri: `${stack.botUrl}/api/calls`,
+      // The callback address leads the call's notifications to its context before Graph names the call.
+      callbackUri: `${stack.botUrl}/api/calls?ctx=${clientContext}`,
       source: { identity: { applicationInstance: { id: FRONT_DESK_APP_INSTANCE } } },
       targets: [{ identity: { phone: { id: OUTBOUND_CALLEE } } }],
       requestedModalities: ['audio'],

@@ -10,7 +10,7 @@ import type {
   Simulator,
 } from '../../sim';
 import type { CallContext } from '../../shared/ivr/context';
-import { safeKey } from '../../shared/storage/callStore';
+import { expectedContextKey } from '../support/keys';
 import type { CallRecord } from '../../shared/storage/recordStore';
 
 /**
@@ -273,18 +273,22 @@ export async function openContexts(stack: Stack): Promise<CallContext[]> {
   return open;
 }
 
-/** Whether the bot ever linked this Graph call id to a context (its call-id index row). */
+/** Whether the bot ever stored a context for this Graph call id (under its keyed hash, or linked to it). */
 export async function callIdKnown(stack: Stack, callId: string): Promise<boolean> {
   const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'ivrcalls', {
     allowInsecureConnection: true,
   });
-  try {
-    await table.getEntity(`i_${safeKey(callId)}`, 'call');
-    return true;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
-    throw err;
+  const key = await expectedContextKey(table, callId);
+  if (!key) return false;
+  for (const row of ['ctx', 'link']) {
+    try {
+      await table.getEntity(`c_${key}`, row);
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
   }
+  return false;
 }
 
 function recordings(stack: Stack) {

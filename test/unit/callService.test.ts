@@ -215,9 +215,9 @@ test('a context that keeps changing gives up with an error rather than looping f
     store.beforeReplace = always;
   };
   store.beforeReplace = always;
-  await expect(service.handleNotification(update('c4', { state: 'established' }), FROM_TENANT)).rejects.toThrow(
-    /kept changing/,
-  );
+  await expect(
+    service.handleNotification(update('c4', { state: 'established' }), FROM_TENANT),
+  ).rejects.toThrow(/kept changing/);
 });
 
 test('a keepAlive answered 404 closes the call; other calls are kept', async () => {
@@ -322,10 +322,15 @@ describe('queue messages are sent before the context is stored', () => {
     await service.handleNotification(update('q1', { state: 'established' }), FROM_TENANT);
     const hello = sent.find((s) => s.action === 'playPrompt')!.body as { clientContext: string };
     const menu = () => sent.filter((s) => s.action === 'playPrompt')[1]!.body as { clientContext: string };
-    await service.handleNotification(operation('q1', hello.clientContext, { status: 'completed' }), FROM_TENANT);
+    await service.handleNotification(
+      operation('q1', hello.clientContext, { status: 'completed' }),
+      FROM_TENANT,
+    );
     const menuDone = operation('q1', menu().clientContext, { status: 'completed' });
     const before = structuredClone([...store.rows.values()][0]!);
-    await expect(service.handleNotification(menuDone, FROM_TENANT)).rejects.toThrow(/queue service unavailable/);
+    await expect(service.handleNotification(menuDone, FROM_TENANT)).rejects.toThrow(
+      /queue service unavailable/,
+    );
     expect([...store.rows.values()][0]).toEqual(before);
     queueUp = true;
     await service.handleNotification(menuDone, FROM_TENANT);

@@ -464,7 +464,10 @@ describe('the caller hangs up', () => {
       media: null,
       pendingRecording: { seq: 5, node: 'voicemail', timerId: graceId },
     });
-    const late = stepChecked(r.ctx, ev.completed(5, { completionReason: 'stopToneDetected', recording: RECORDING }));
+    const late = stepChecked(
+      r.ctx,
+      ev.completed(5, { completionReason: 'stopToneDetected', recording: RECORDING }),
+    );
     expect(late.commands).toEqual([
       {
         kind: 'archiveRecording',
@@ -478,7 +481,13 @@ describe('the caller hangs up', () => {
     ]);
     expect(late.ctx).toMatchObject({ phase: 'ended', pendingRecording: null, node: 'voicemail' });
     expect(late.ctx.recordings).toEqual([
-      { seq: 5, node: 'voicemail', outcome: 'stopTone', completionReason: 'stopToneDetected', hasAudio: true },
+      {
+        seq: 5,
+        node: 'voicemail',
+        outcome: 'stopTone',
+        completionReason: 'stopToneDetected',
+        hasAudio: true,
+      },
     ]);
     // A repeat of the completion, or the grace timer, finds nothing left to do.
     expect(stepChecked(late.ctx, ev.completed(5, { recording: RECORDING })).ctx).toBe(late.ctx);
