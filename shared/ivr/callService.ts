@@ -51,6 +51,8 @@ export interface CallServiceDeps {
   now?: () => Date;
   /** Aborts storage requests when the notification's deadline has passed. */
   signal?: AbortSignal;
+  /** Waits between checks of an uncertain write (tests pass their own). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Who sent a notification, from its verified token, and where it was sent. */
@@ -62,6 +64,12 @@ export interface NotificationSource {
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+/** When to look again after a write whose outcome storage never told. */
+const UNCERTAIN_WRITE_CHECKS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
+
+function newWriteId(): string {
+  return randomBytes(9).toString('base64url');
+}
 const CONTEXT_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export function mintClientContext(): string {
@@ -145,11 +153,15 @@ export class CallService {
       this.deps.unconfiguredRejectReason,
     );
     let etag: string;
+    const written = { ...ctx, writeId: newWriteId() };
     try {
       // The insert is the claim: a redelivered or concurrent copy stops here, before any Graph request.
-      etag = await this.deps.store.create(ctx, this.deps.signal);
+      etag = await this.deps.store.create(written, this.deps.signal);
     } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
+      if (!(err instanceof ConflictError)) {
+        this.settleUncertainWrite(err, clientContext, written.writeId, commands);
+        throw err;
+      }
       this.log.info('incoming call already handled (redelivered notification)', { callId });
       return;
     }
@@ -159,7 +171,7 @@ export class CallService {
       decision: ctx.decision.type,
       rule: 'rule' in ctx.decision ? ctx.decision.rule : null,
     });
-    await this.execute({ value: ctx, etag }, commands);
+    await this.execute({ value: written, etag }, commands);
   }
 
   private async onCallUpdate(
@@ -247,8 +259,11 @@ export class CallService {
     known?: Versioned<CallContext>,
   ): Promise<boolean> {
     let next = known;
+    // The notification's deadline bounds the first read and write; once a write has landed
+    // (known is set), what follows from it must finish whatever the deadline.
+    const signal = known ? undefined : this.deps.signal;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = next ?? (await this.deps.store.get(clientContext, this.deps.signal));
+      const current = next ?? (await this.deps.store.get(clientContext, signal));
       next = undefined;
       if (!current) return false;
       const stored = current.value;
@@ -272,20 +287,52 @@ export class CallService {
       const { ctx, commands } = stepAll(base, events, this.env(stored));
       if (ctx === stored) return true; // a repeat, or nothing to do
       for (const command of commands.filter(runsBeforeCommit)) await this.runBeforeCommit(ctx, command);
+      const after = commands.filter((c) => !runsBeforeCommit(c));
+      const written = { ...ctx, writeId: newWriteId() };
       let etag: string;
       try {
-        etag = await this.deps.store.replace(ctx, current.etag, this.deps.signal);
+        etag = await this.deps.store.replace(written, current.etag, signal);
       } catch (err) {
         if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
+        this.settleUncertainWrite(err, clientContext, written.writeId, after);
         throw err;
       }
-      await this.execute(
-        { value: ctx, etag },
-        commands.filter((c) => !runsBeforeCommit(c)),
-      );
+      await this.execute({ value: written, etag }, after);
       return true;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
+  }
+
+  /**
+   * A write that failed without an answer from storage (a timeout, an aborted or dropped
+   * request) may still land once storage recovers. The notification fails and the platform
+   * redelivers it, but the redelivery finds its event applied and does nothing; so this
+   * writer looks again later, and if its own write did land, runs the commands it held back.
+   */
+  private settleUncertainWrite(err: unknown, clientContext: string, writeId: string, commands: Command[]): void {
+    if (typeof (err as { statusCode?: unknown }).statusCode === 'number' || commands.length === 0) return;
+    const log = this.log;
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
+    void (async () => {
+      for (const wait of UNCERTAIN_WRITE_CHECKS_MS) {
+        await sleep(wait);
+        let row: Versioned<CallContext> | null;
+        try {
+          row = await this.deps.store.get(clientContext);
+        } catch {
+          continue; // storage still away
+        }
+        if (row?.value.writeId === writeId) {
+          log.warn('a write reported as failed had landed; running its commands', {
+            callId: row.value.callId,
+            commands: commands.map((c) => c.kind),
+          });
+          await this.execute(row, commands);
+        }
+        return;
+      }
+      log.error('could not tell whether a write landed; its commands were not run', { commands: commands.length });
+    })().catch((e: Error) => log.error('settling an uncertain write failed', { error: e.message }));
   }
 
   /** Runs commands in order; what Graph answers synchronously goes back into the engine, in one step. */

@@ -99,6 +99,11 @@ export interface CallContext {
   createdAt: string;
   establishedAt: string | null;
   endedAt: string | null;
+  /**
+   * Set by the shell on every write: when storage fails to say whether a write landed, the
+   * writer can later tell its own write from another's.
+   */
+  writeId?: string;
 }
 
 /** Lists kept in the context are capped so a pathological call cannot outgrow a table row. */
