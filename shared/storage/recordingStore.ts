@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { isLoopbackHost } from '../config/settings';
 import { addressProblem, guardedLookup, UnsafeAddressError } from '../net/addressGuard';
 
@@ -77,6 +77,7 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
     contentType: string,
     metadata: Record<string, string>,
   ): Promise<number> {
+    checkBlobName(blobName);
     const container = await this.client();
     const blob = container.getBlockBlobClient(blobName);
     const headers = { blobHTTPHeaders: { blobContentType: contentType }, metadata };
@@ -131,7 +132,7 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
 
   async delete(blobName: string): Promise<void> {
     const container = await this.client();
-    const blob: BlockBlobClient = container.getBlockBlobClient(blobName);
+    const blob = container.getBlockBlobClient(checkBlobName(blobName));
     try {
       await this.timed('Delete Blob', (abortSignal) => blob.deleteIfExists({ abortSignal }));
     } catch (err) {
@@ -166,6 +167,13 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
       throw err;
     }
   }
+}
+
+/** An empty name would address the container itself. */
+function checkBlobName(blobName: string): string {
+  if (blobName.length === 0 || blobName.length > 1024 || blobName.endsWith('/'))
+    throw new RangeError('a blob name is 1-1024 characters and does not end with /');
+  return blobName;
 }
 
 function isContainerNotFound(err: unknown): boolean {

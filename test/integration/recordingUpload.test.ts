@@ -227,6 +227,15 @@ test('every Blob request has a timeout', async () => {
   ).toThrow(/requestTimeoutMs must be/);
 });
 
+test('a blob name that would address the container is refused before any request', async () => {
+  const store = AzureRecordingBlobStore.fromConnectionString(proxied, freshContainer());
+  for (const name of ['', 'dir/', 'x'.repeat(1025)]) {
+    await expect(store.upload(name, source(bytes(10)), 'audio/wav', meta)).rejects.toThrow(RangeError);
+    await expect(store.delete(name)).rejects.toThrow(RangeError);
+  }
+  expect(seen).toEqual([]);
+});
+
 test('delete removes a blob, and is quiet when the blob or its container is missing', async () => {
   const container = freshContainer();
   const store = AzureRecordingBlobStore.fromConnectionString(proxied, container);
