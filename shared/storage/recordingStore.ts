@@ -1,7 +1,11 @@
-import { Readable, Transform } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { isLoopbackHost } from '../config/settings';
+import { addressProblem, guardedLookup, UnsafeAddressError } from '../net/addressGuard';
 
 /**
  * Downloads a recording from the platform and streams it into Blob storage.
@@ -19,19 +23,38 @@ export interface RecordingBlobStore {
   delete(blobName: string): Promise<void>;
 }
 
+export interface RecordingBlobStoreOptions {
+  /** Time one Blob request may take, its SDK retries included (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+/** Bodies up to this size go up in one Put Blob request; larger ones as blocks of this size. */
+export const SINGLE_PUT_MAX_BYTES = 4 * 1024 * 1024;
+
 export class AzureRecordingBlobStore implements RecordingBlobStore {
   private container: Promise<ContainerClient> | null = null;
+  private readonly requestTimeoutMs: number;
 
-  /** The Blob SDK loads on the first recording, not at cold start. */
-  constructor(private readonly connect: () => Promise<ContainerClient>) {}
+  /**
+   * `connect` gives the container's client and sends nothing: the container is created only
+   * when a request finds it missing. The Blob SDK loads on the first recording, not at cold start.
+   */
+  constructor(
+    private readonly connect: () => Promise<ContainerClient>,
+    options: RecordingBlobStoreOptions = {},
+  ) {
+    this.requestTimeoutMs = positiveMs('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
+  }
 
-  static fromConnectionString(connectionString: string, container: string): AzureRecordingBlobStore {
+  static fromConnectionString(
+    connectionString: string,
+    container: string,
+    options?: RecordingBlobStoreOptions,
+  ): AzureRecordingBlobStore {
     return new AzureRecordingBlobStore(async () => {
       const { BlobServiceClient } = await import('@azure/storage-blob');
-      const client = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
-      await client.createIfNotExists();
-      return client;
-    });
+      return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
+    }, options);
   }
 
   private client(): Promise<ContainerClient> {
@@ -42,31 +65,120 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
     return this.container;
   }
 
+  /**
+   * A body that ends within SINGLE_PUT_MAX_BYTES is one Put Blob request. A larger one is
+   * staged block by block and committed only once the body has ended cleanly: a body that
+   * fails (cap, deadline, dropped connection) leaves no blob, only uncommitted blocks that
+   * the service discards.
+   */
   async upload(
     blobName: string,
     body: Readable,
     contentType: string,
     metadata: Record<string, string>,
   ): Promise<number> {
+    checkBlobName(blobName);
     const container = await this.client();
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    });
-    body.on('error', (err) => counter.destroy(err));
-    await container.getBlockBlobClient(blobName).uploadStream(body.pipe(counter), 256 * 1024, 4, {
-      blobHTTPHeaders: { blobContentType: contentType },
-      metadata,
-    });
-    return bytes;
+    const blob = container.getBlockBlobClient(blobName);
+    const headers = { blobHTTPHeaders: { blobContentType: contentType }, metadata };
+    const blockIds: string[] = [];
+    let staging: Promise<unknown> | null = null;
+    let parts: Buffer[] = [];
+    let buffered = 0;
+    let total = 0;
+    // One block uploads while the next one is read; a failed one stops the reading.
+    const stage = async (block: Buffer) => {
+      const id = Buffer.from(`block-${String(blockIds.length).padStart(6, '0')}`).toString('base64');
+      blockIds.push(id);
+      await staging;
+      staging = this.request(container, 'Put Block', (abortSignal) =>
+        blob.stageBlock(id, block, block.length, { abortSignal }),
+      );
+      staging.catch(() => undefined);
+    };
+    const take = (n: number): Buffer => {
+      const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, buffered);
+      parts = all.length > n ? [all.subarray(n)] : [];
+      buffered = all.length - Math.min(n, all.length);
+      return all.subarray(0, n);
+    };
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        parts.push(buf);
+        buffered += buf.length;
+        total += buf.length;
+        // Strictly over: a body of exactly SINGLE_PUT_MAX_BYTES is still one request.
+        while (buffered > SINGLE_PUT_MAX_BYTES) await stage(take(SINGLE_PUT_MAX_BYTES));
+      }
+      if (blockIds.length === 0) {
+        const whole = take(buffered);
+        await this.request(container, 'Put Blob', (abortSignal) =>
+          blob.upload(whole, whole.length, { ...headers, abortSignal }),
+        );
+        return total;
+      }
+      if (buffered > 0) await stage(take(buffered));
+      await staging;
+      await this.request(container, 'Put Block List', (abortSignal) =>
+        blob.commitBlockList(blockIds, { ...headers, abortSignal }),
+      );
+      return total;
+    } finally {
+      // No request outlives the call, whatever ended it.
+      await (staging as Promise<unknown> | null)?.catch(() => undefined);
+    }
   }
 
   async delete(blobName: string): Promise<void> {
-    await (await this.client()).getBlockBlobClient(blobName).deleteIfExists();
+    const container = await this.client();
+    const blob = container.getBlockBlobClient(checkBlobName(blobName));
+    try {
+      await this.timed('Delete Blob', (abortSignal) => blob.deleteIfExists({ abortSignal }));
+    } catch (err) {
+      if (!isContainerNotFound(err)) throw err;
+    }
   }
+
+  /** One Blob operation with its timeout; a missing container is created and the operation tried once more. */
+  private async request<T>(
+    container: ContainerClient,
+    what: string,
+    op: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.timed(what, op);
+    } catch (err) {
+      if (!isContainerNotFound(err)) throw err;
+    }
+    await this.timed('Create Container', (abortSignal) => container.createIfNotExists({ abortSignal }));
+    return this.timed(what, op);
+  }
+
+  private async timed<T>(what: string, op: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.requestTimeoutMs);
+    try {
+      return await op(signal);
+    } catch (err) {
+      if (signal.aborted)
+        throw new Error(`Blob storage did not answer ${what} within ${this.requestTimeoutMs} ms`, {
+          cause: err,
+        });
+      throw err;
+    }
+  }
+}
+
+/** An empty name would address the container itself. */
+function checkBlobName(blobName: string): string {
+  if (blobName.length === 0 || blobName.length > 1024 || blobName.endsWith('/'))
+    throw new RangeError('a blob name is 1-1024 characters and does not end with /');
+  return blobName;
+}
+
+function isContainerNotFound(err: unknown): boolean {
+  const e = err as { statusCode?: number; code?: string; details?: { errorCode?: string } };
+  return e?.statusCode === 404 && (e.code ?? e.details?.errorCode) === 'ContainerNotFound';
 }
 
 export class DownloadError extends Error {
@@ -80,7 +192,14 @@ export class DownloadError extends Error {
   }
 }
 
-/** Only https locations (http on loopback when local development allows it) are fetched. */
+/** URLs checkRecordingLocation passed with local development allowed keep that allowance in openRecording. */
+const localDevUrls = new WeakSet<URL>();
+
+/**
+ * The synchronous check of a recording location: a URL, https (http only to a loopback host
+ * when local development allows it), no credentials, and no literal IP address that is not
+ * public. Names are checked again, on their addresses, when openRecording connects.
+ */
 export function checkRecordingLocation(location: string, allowLocalHttp: boolean): URL {
   let url: URL;
   try {
@@ -88,57 +207,181 @@ export function checkRecordingLocation(location: string, allowLocalHttp: boolean
   } catch {
     throw new DownloadError('recordingLocation is not a URL', false);
   }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && allowLocalHttp && isLoopbackHost(url.hostname)) return url;
-  throw new DownloadError(`recordingLocation must be https (got ${url.protocol}//${url.host})`, false);
+  checkUrl(url, allowLocalHttp);
+  if (allowLocalHttp) localDevUrls.add(url);
+  return url;
 }
 
-/** Starts a streamed download with the recording's own bearer token; the body is capped at maxBytes. */
+/** Whether loopback addresses are allowed for this URL: local development, loopback host. */
+function checkUrl(url: URL, allowLocalHttp: boolean): boolean {
+  const local = allowLocalHttp && isLoopbackHost(url.hostname);
+  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && local)))
+    throw new DownloadError(`recordingLocation must be https (got ${url.protocol}//${url.host})`, false);
+  if (url.username || url.password)
+    throw new DownloadError('recordingLocation must not carry credentials', false);
+  const host = bareHost(url);
+  if (isIP(host)) {
+    const problem = addressProblem(host, local);
+    if (problem) throw new DownloadError(`recordingLocation ${url.host} is ${problem}`, false);
+  }
+  return local;
+}
+
+function bareHost(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+export interface OpenRecordingOptions {
+  /** Total time of one attempt: connect, response headers and the whole body (default 30 s). */
+  deadlineMs?: number;
+  /**
+   * Local development (IVR_LOCAL_DEV_HTTP): http and https to loopback hosts (127/8, ::1,
+   * localhost), nothing else private. Defaults to what checkRecordingLocation allowed for this URL.
+   */
+  allowLocalHttp?: boolean;
+  /** Resolves the host name (the system resolver by default); every address it gives is checked. */
+  lookup?: LookupFunction;
+  /** Extra trust anchors for https (tests, local development). */
+  ca?: string | Buffer;
+}
+
+export interface RecordingDownload {
+  body: Readable;
+  contentType: string;
+  /** Ends the download at once (its connection closes); the body fails if still being read. */
+  abort(): void;
+}
+
+/**
+ * Starts a streamed download with the recording's own bearer token. The connection goes only
+ * to checked public addresses, redirects are refused (the token must go nowhere else), the
+ * body is capped at maxBytes and the attempt ends at the deadline. Errors are DownloadErrors
+ * that say whether another attempt can help; none carries the token.
+ */
 export async function openRecording(
   url: URL,
   accessToken: string,
   maxBytes: number,
-  options: { deadlineMs?: number; allowLocalHttp?: boolean } = {},
-): Promise<{ body: Readable; contentType: string }> {
-  const timeoutMs = options.deadlineMs ?? 30_000;
-  let res: Response;
-  try {
-    res = await fetch(url, {
+  options: OpenRecordingOptions = {},
+): Promise<RecordingDownload> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new RangeError(`maxBytes must be a positive integer (got ${maxBytes})`);
+  const deadlineMs = positiveMs('deadlineMs', options.deadlineMs ?? 30_000);
+  const allowLoopback = checkUrl(url, options.allowLocalHttp ?? localDevUrls.has(url));
+  if (!/^[\x21-\x7e]+$/.test(accessToken))
+    throw new DownloadError('recordingAccessToken is empty or has characters a header cannot carry', false);
+
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send({
+      protocol: url.protocol,
+      hostname: bareHost(url),
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      method: 'GET',
       headers: { authorization: `Bearer ${accessToken}` },
-      redirect: 'error', // a redirect could carry the token elsewhere
-      signal: AbortSignal.timeout(timeoutMs),
+      // A fresh connection through our lookup: never a pooled socket opened without the check.
+      agent: false,
+      lookup: guardedLookup(options.lookup, allowLoopback),
+      ...(options.ca ? { ca: options.ca } : {}),
     });
-  } catch (err) {
-    throw new DownloadError(`download failed: ${(err as Error).message}`, true);
-  }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel().catch(() => undefined);
-    // 401/403/404/410: the token or the recording is no longer valid.
-    throw new DownloadError(
-      `download answered ${res.status}`,
-      res.status >= 500 || res.status === 429 || res.status === 408,
+    let res: IncomingMessage | undefined;
+    let body: Readable | undefined;
+    let finished = false;
+    const fail = (err: DownloadError) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      req.destroy();
+      res?.destroy();
+      if (body) body.destroy(err);
+      else reject(err);
+    };
+    const deadline = setTimeout(
+      () => fail(new DownloadError(`download did not finish within the ${deadlineMs} ms deadline`, true)),
+      deadlineMs,
     );
-  }
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body.cancel().catch(() => undefined);
-    throw new DownloadError(`recording is ${declared} bytes, over the ${maxBytes}-byte cap`, false);
-  }
-  let seen = 0;
-  const cap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > maxBytes)
-        return done(new DownloadError(`recording is over the ${maxBytes}-byte cap`, false));
-      done(null, chunk);
-    },
+    req.on('error', (err) => fail(toDownloadError(err)));
+    req.on('response', (response) => {
+      res = response;
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        // 401/403/404/410: the token or the recording is no longer valid; a redirect is refused.
+        const redirect = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
+        return fail(
+          new DownloadError(
+            `download answered ${status}${redirect}`,
+            status >= 500 || status === 429 || status === 408,
+          ),
+        );
+      }
+      const declared = Number(response.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes)
+        return fail(
+          new DownloadError(`recording is ${declared} bytes, over the ${maxBytes}-byte cap`, false),
+        );
+      let seen = 0;
+      const onData = (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > maxBytes)
+          return fail(new DownloadError(`recording is over the ${maxBytes}-byte cap`, false));
+        if (!stream.push(chunk)) response.pause();
+      };
+      // The body flows only once it is read, so nothing fails before the caller holds it.
+      const stream: Readable = new Readable({
+        read: () => {
+          if (response.listenerCount('data') === 0) response.on('data', onData);
+          else response.resume();
+        },
+        destroy: (err, done) => {
+          // The reader gave up (or abort()): close the connection too.
+          if (!finished) {
+            finished = true;
+            clearTimeout(deadline);
+            req.destroy();
+            response.destroy();
+          }
+          done(err);
+        },
+      });
+      body = stream;
+      // A failure before the caller listens must not crash the process; readers (async
+      // iteration, pipeline) still get the error from the stream's errored state.
+      stream.on('error', () => undefined);
+      response.on('end', () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(deadline);
+        stream.push(null);
+      });
+      response.on('error', (err) => fail(toDownloadError(err)));
+      response.on('close', () =>
+        fail(new DownloadError('the connection closed before the recording ended', true)),
+      );
+      resolve({
+        body: stream,
+        contentType: response.headers['content-type'] ?? 'application/octet-stream',
+        abort: () => fail(new DownloadError('download aborted', false)),
+      });
+    });
+    req.end();
   });
-  const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
-  source.on('error', (err) => cap.destroy(err));
-  return {
-    body: source.pipe(cap),
-    contentType: res.headers.get('content-type') ?? 'application/octet-stream',
-  };
+}
+
+function toDownloadError(err: Error): DownloadError {
+  if (err instanceof DownloadError) return err;
+  if (err instanceof UnsafeAddressError)
+    return new DownloadError(`recordingLocation is not allowed: ${err.message}`, false);
+  // Connection refused or reset, DNS, TLS: the next attempt may fare better.
+  return new DownloadError(`download failed: ${err.message}`, true);
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 2_147_483_647)
+    throw new RangeError(
+      `${name} must be a whole number of milliseconds from 1 to 2147483647 (got ${value})`,
+    );
+  return value;
 }
 
 /** Seconds of audio in a PCM WAV header, when the download is one. */
