@@ -82,3 +82,96 @@ async function startOnce(): Promise<Azurite> {
       }),
   };
 }
+
+// ---- one process per service, on disk: storage faults made real ---------------------------
+
+export type StorageService = 'blob' | 'queue' | 'table';
+
+export interface AzuriteServiceHandle {
+  port: number;
+  /** SIGSTOP: the service stops answering without refusing (a stalled storage account). */
+  pause(): void;
+  resume(): void;
+  /** Kills the process: connections are refused. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data folder: what was stored is still there. */
+  start(): Promise<void>;
+}
+
+export interface SplitAzurite extends Azurite {
+  services: Record<StorageService, AzuriteServiceHandle>;
+}
+
+/**
+ * Azurite as three processes, one per service, keeping their data in a folder (`--location`),
+ * so a test can stall, stop and restart one service while the others run.
+ */
+export async function startSplitAzurite(location: string): Promise<SplitAzurite> {
+  const root = join(require.resolve('azurite/package.json'), '..', 'dist', 'src');
+  const handle = async (service: StorageService): Promise<AzuriteServiceHandle> => {
+    let port = await freePort();
+    let child: ChildProcess | null = null;
+    const start = async () => {
+      const proc = spawn(
+        process.execPath,
+        [
+          join(root, service, 'main.js'),
+          '--location',
+          join(location, service),
+          '--disableTelemetry',
+          '--silent',
+          '--skipApiVersionCheck',
+          `--${service}Host`,
+          '127.0.0.1',
+          `--${service}Port`,
+          String(port),
+        ],
+        { stdio: ['ignore', 'ignore', 'ignore'] },
+      );
+      child = proc;
+      await waitForPort(port, 20_000, () =>
+        proc.exitCode !== null ? `azurite-${service} exited (${proc.exitCode})` : null,
+      );
+    };
+    const stop = () =>
+      new Promise<void>((ok) => {
+        const proc = child;
+        child = null;
+        if (!proc || proc.exitCode !== null) return ok();
+        proc.once('exit', () => ok());
+        proc.kill('SIGCONT');
+        proc.kill('SIGKILL');
+      });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await start();
+        break;
+      } catch (err) {
+        await stop();
+        if (attempt >= 3) throw err;
+        port = await freePort(); // most likely another process took the port first
+      }
+    }
+    return {
+      get port() {
+        return port;
+      },
+      pause: () => void child?.kill('SIGSTOP'),
+      resume: () => void child?.kill('SIGCONT'),
+      stop,
+      start,
+    };
+  };
+  const [blob, queue, table] = await Promise.all([handle('blob'), handle('queue'), handle('table')]);
+  const connectionString =
+    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
+    `BlobEndpoint=http://127.0.0.1:${blob.port}/${ACCOUNT};QueueEndpoint=http://127.0.0.1:${queue.port}/${ACCOUNT};` +
+    `TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};`;
+  return {
+    connectionString,
+    services: { blob, queue, table },
+    stop: async () => {
+      await Promise.all([blob.stop(), queue.stop(), table.stop()]);
+    },
+  };
+}

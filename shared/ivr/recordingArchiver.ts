@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { z } from 'zod';
 import type { Logger } from '../logging';
 import type { RecordStore, RecordingMeta } from '../storage/recordStore';
@@ -147,24 +147,29 @@ export class RecordingArchiver {
     job: RecordingJob,
   ): Promise<{ bytes: number; header: Buffer }> {
     const url = checkRecordingLocation(source.location, this.deps.allowLocalHttp);
-    const { body, contentType } = await openRecording(url, source.accessToken, this.deps.maxBytes, {
+    const download = await openRecording(url, source.accessToken, this.deps.maxBytes, {
       allowLocalHttp: this.deps.allowLocalHttp,
       deadlineMs: this.deps.downloadDeadlineMs,
     });
-    let header = Buffer.alloc(0);
-    const peek = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        if (header.length < HEADER_BYTES)
-          header = Buffer.concat([header, chunk.subarray(0, HEADER_BYTES - header.length)]);
-        done(null, chunk);
-      },
-    });
-    body.on('error', (err) => peek.destroy(err));
-    const bytes = await this.deps.blobs.upload(blobName, body.pipe(peek), contentType, {
-      callid: job.callId,
-      node: job.node,
-    });
-    return { bytes, header };
+    try {
+      let header = Buffer.alloc(0);
+      const peek = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          if (header.length < HEADER_BYTES)
+            header = Buffer.concat([header, chunk.subarray(0, HEADER_BYTES - header.length)]);
+          done(null, chunk);
+        },
+      });
+      // pipeline passes a download error on to the upload and tears both sides down.
+      pipeline(download.body, peek, () => undefined);
+      const bytes = await this.deps.blobs.upload(blobName, peek, download.contentType, {
+        callid: job.callId,
+        node: job.node,
+      });
+      return { bytes, header };
+    } finally {
+      download.abort(); // nothing after a clean end; otherwise the connection closes at once
+    }
   }
 
   /** Deletes recordings past their retention (timer only: a scan). */

@@ -31,9 +31,18 @@ export interface BotHarness {
 export const REPO = projectRoot(__dirname);
 
 export async function startBotHarness(
-  options: { flows?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: {
+    flows?: Record<string, unknown>;
+    env?: Record<string, string>;
+    /** Another storage emulator than a fresh in-memory Azurite (fault tests). */
+    azurite?: () => Promise<Azurite>;
+  } = {},
 ): Promise<BotHarness> {
-  const [azurite, graph, issuer] = await Promise.all([startAzurite(), startFakeGraph(), startTokenIssuer()]);
+  const [azurite, graph, issuer] = await Promise.all([
+    (options.azurite ?? startAzurite)(),
+    startFakeGraph(),
+    startTokenIssuer(),
+  ]);
   const flowsDir = mkdtempSync(join(tmpdir(), 'ivr-flows-'));
   cpSync(join(REPO, 'flows'), flowsDir, { recursive: true });
   for (const [name, flow] of Object.entries(options.flows ?? {}))
