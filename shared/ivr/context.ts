@@ -108,6 +108,8 @@ export interface CallContext {
 
 /** Lists kept in the context are capped so a pathological call cannot outgrow a table row. */
 export const HISTORY_LIMIT = 200;
+/** Failures kept per call: each holds a platform message, the largest item of a context. */
+export const FAILURE_LIMIT = 50;
 /** Longest failure message and code kept: platform strings are unbounded. */
 export const MESSAGE_LIMIT = 512;
 export const CODE_LIMIT = 64;

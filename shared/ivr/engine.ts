@@ -16,6 +16,7 @@ import { decideIncoming } from '../flows/rules';
 import {
   bounded,
   CODE_LIMIT,
+  FAILURE_LIMIT,
   HISTORY_LIMIT,
   MESSAGE_LIMIT,
   operationContext,
@@ -804,7 +805,7 @@ class Run {
   }
 
   private fail(what: string, details: { status?: number; code?: string; message?: string }): void {
-    if (this.ctx.failures.length >= HISTORY_LIMIT) return;
+    if (this.ctx.failures.length >= FAILURE_LIMIT) return;
     this.ctx.failures.push({
       at: this.at,
       what,

@@ -376,3 +376,46 @@ test('terminated closes the context and leaves a call record', async () => {
     result: { code: 200, subcode: 5000 },
   });
 });
+
+test('a notification signed for another tenant is accepted and changes nothing', async () => {
+  const callId = newCallId();
+  await bot.notify(incomingCall(callId, { to: '+14255550111' }));
+  const before = await contextRows(callId);
+  const other = await bot.issuer.sign({ tid: '0badc0de-0000-4000-8000-000000000000' });
+  const res = await bot.notify(callUpdate(callId, { state: 'established' }), other);
+  // 2xx: a refusal must not be redelivered, and it must not be acted on either.
+  expect(res.status).toBe(202);
+  expect(await contextRows(callId)).toEqual(before);
+  expect(requestsFor(callId).map((r) => r.action)).toEqual(['answer']);
+});
+
+test('a batch of 30 notifications for unknown calls is answered 202 with nothing stored or sent', async () => {
+  const ids = Array.from({ length: 30 }, () => newCallId());
+  const before = bot.graph.requests.length;
+  const res = await bot.notify({
+    value: ids.map((id) => ({
+      changeType: 'updated',
+      resourceUrl: `/communications/calls/${id}`,
+      resourceData: { '@odata.type': '#microsoft.graph.call', state: 'established' },
+    })),
+  });
+  expect(res.status).toBe(202);
+  expect(bot.graph.requests.length).toBe(before);
+  for (const id of ids) expect((await contextRows(id)).contexts).toEqual([]);
+});
+
+test('a batch with a bad item handles the good ones and answers 202', async () => {
+  const good = newCallId();
+  const res = await bot.notify({
+    value: [
+      {
+        changeType: 'created',
+        resourceUrl: '/communications/calls/%E0%A4%A',
+        resourceData: { state: 'incoming' },
+      },
+      incomingCall(good, { to: '+14255550111' }).value[0],
+    ],
+  });
+  expect(res.status).toBe(202);
+  expect(requestsFor(good).map((r) => r.action)).toEqual(['answer']);
+});
