@@ -14,3 +14,6 @@ process.on('SIGUSR2', () => {
     `BENCH_MEMORY ${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, gc: Boolean(gc) })}\n`,
   );
 });
+
+// With --cpu-prof, a profile is written only on a normal exit: make SIGTERM one.
+if (process.execArgv.some((a) => a.startsWith('--cpu-prof'))) process.on('SIGTERM', () => process.exit(0));

@@ -96,6 +96,8 @@ export async function startBot(o: BotOptions): Promise<Bot> {
   const { child, port } = await startProcess(
     'bot',
     () => [
+      // BENCH_BOT_NODE_ARGS: extra node flags for the bot, e.g. --prof to see where its time goes.
+      ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean),
       '--expose-gc',
       '-r',
       join(o.root, 'dist', 'bench', 'botProbe.js'),

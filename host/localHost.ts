@@ -84,6 +84,8 @@ function invocation(
   });
 }
 
+/** host.json's queues.maxPollingInterval. */
+const MAX_POLLING_MS = 1000;
 /** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
 const MAX_DEQUEUE_COUNT = 5;
 
@@ -213,6 +215,7 @@ async function startQueuePollers(
     const client = new QueueClient(connection, reg.options.queueName);
     const poison = new QueueClient(connection, `${reg.options.queueName}-poison`);
     let stopped = false;
+    let idleWait = 0;
     const loop = (async () => {
       await client.createIfNotExists().catch(() => undefined);
       while (!stopped) {
@@ -250,7 +253,10 @@ async function startQueuePollers(
               }
             }),
           );
-          if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
+          // As the Functions host does: an empty queue is polled less and less often, up to
+          // host.json's queues.maxPollingInterval; a message brings the pace back at once.
+          idleWait = receivedMessageItems.length === 0 ? Math.min(MAX_POLLING_MS, idleWait * 2 || 50) : 0;
+          if (idleWait > 0) await new Promise((r) => setTimeout(r, idleWait));
         } catch (err) {
           if (!stopped) log(`[${reg.name}] queue poll failed: ${(err as Error).message}`);
           await new Promise((r) => setTimeout(r, 500));

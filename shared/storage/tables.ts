@@ -23,14 +23,25 @@ export async function withTimeout<T>(
   outer: AbortSignal | undefined,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(ms);
-  const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
+  // One controller and one timer per request: AbortSignal.any and .timeout cost more on the hot path.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new StorageTimeoutError(ms));
+  }, ms);
+  const onOuter = () => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener('abort', onOuter, { once: true });
   try {
-    return await run(signal);
+    return await run(controller.signal);
   } catch (err) {
-    if (timeout.aborted) throw new StorageTimeoutError(ms);
+    if (timedOut) throw new StorageTimeoutError(ms);
     if (outer?.aborted) throw outer.reason instanceof Error ? outer.reason : new StorageTimeoutError(ms);
     throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuter);
   }
 }
 
