@@ -89,20 +89,47 @@ const MAX_POLLING_MS = 1000;
 /** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
 const MAX_DEQUEUE_COUNT = 5;
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    // Read one byte past the limit so the handler can still answer 413.
-    const room = MAX_BODY_BYTES + 1 - size;
-    if (room <= 0) continue;
-    chunks.push(chunk.subarray(0, room));
-    size += Math.min(chunk.length, room);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Log lines to stdout, written once per turn of the event loop: a write to a pipe is
+ * synchronous, and one per line would hold every request behind a slow reader.
+ */
+function batchedStdout(): (line: string) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    const text = `${pending.join('\n')}\n`;
+    pending = [];
+    process.stdout.write(text);
+  };
+  return (line) => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      // Keep one byte past the limit so the handler can still answer 413.
+      const room = MAX_BODY_BYTES + 1 - size;
+      if (room <= 0) return;
+      chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
+      size += Math.min(chunk.length, room);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }
 
 async function writeResponse(res: ServerResponse, init: HttpResponseInit | HttpResponse): Promise<void> {
+  if (!(init instanceof HttpResponse) && init.body === undefined && init.jsonBody === undefined && !init.cookies) {
+    // A bodiless answer (the notification path's 202): no Response object to build.
+    const headers: Record<string, string> = {};
+    new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).forEach((v, k) => (headers[k] = v));
+    res.writeHead(init.status ?? 200, headers);
+    res.end();
+    return;
+  }
   const response = init instanceof HttpResponse ? init : new HttpResponse(init);
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
@@ -113,7 +140,7 @@ async function writeResponse(res: ServerResponse, init: HttpResponseInit | HttpR
 
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
   const root = options.projectRoot ?? projectRoot();
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? batchedStdout();
   const all = loadFunctions(options.functionFiles ?? functionFiles(root));
   const http = all.filter((r): r is Extract<Registration, { kind: 'http' }> => r.kind === 'http');
   const routes = http.map((r) => ({

@@ -33,9 +33,9 @@ export interface App {
   flows(): FlowCatalog;
   /**
    * A call service logging to one invocation; `now` lets timers and tests see another clock,
-   * `signal` aborts its storage requests when the invocation's deadline has passed.
+   * `deadline` (epoch ms) cuts its storage requests when the invocation's time is up.
    */
-  calls(log: Logger, options?: { now?: () => Date; signal?: AbortSignal }): CallService;
+  calls(log: Logger, options?: { now?: () => Date; deadline?: number }): CallService;
   archiver(log: Logger): RecordingArchiver;
   recordingJobs: RecordingJobs;
   /**
@@ -148,7 +148,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         tenantId,
         log,
         now: options.now,
-        signal: options.signal,
+        deadline: options.deadline,
       });
     },
     archiver: (log) =>

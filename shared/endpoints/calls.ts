@@ -42,8 +42,7 @@ export async function callsHandler(
 
   const source = { tenantId: identity.tenantId, contextKey: request.query.get('ctx') };
   const deadlineMs = app.settings.IVR_NOTIFICATION_DEADLINE_MS;
-  const abort = new AbortController();
-  const calls = app.calls(log, { signal: abort.signal });
+  const calls = app.calls(log, { deadline: Date.now() + deadlineMs });
   const work = (async () => {
     for (const n of batch.notifications) await calls.handleNotification(n, source);
   })();
@@ -54,7 +53,6 @@ export async function callsHandler(
   try {
     const outcome = await Promise.race([work.then(() => 'done' as const), late]);
     if (outcome === 'late') {
-      abort.abort(new Error(`the notification deadline of ${deadlineMs} ms passed`));
       work.catch(() => undefined); // its failure is this 503
       log.error('notification not handled within its deadline; the platform will redeliver it', {
         deadlineMs,

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { KeepAliveTransport, type HttpReply } from './transport';
+import { KeepAliveTransport, targetOf, type HttpReply, type Target } from './transport';
 
 /**
  * A thin Graph client on fetch: bearer token, JSON, and retries of 429/503/504 that
@@ -47,17 +47,20 @@ export class GraphClient {
   private readonly baseUrl: string;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly transport: KeepAliveTransport;
+  private readonly base: Target;
 
   constructor(private readonly options: GraphClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.transport = options.transport ?? defaultTransport();
+    const base = targetOf(new URL(this.baseUrl));
+    this.base = { ...base, path: base.path.replace(/\/+$/, '') };
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   async request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<GraphResponse> {
     const deadline = Date.now() + this.options.budgetMs;
     const token = await this.options.getToken();
-    const url = new URL(this.baseUrl + path);
+    const url = { ...this.base, path: this.base.path + path };
     const headers: Record<string, string> = {
       authorization: `Bearer ${token}`,
       accept: 'application/json',

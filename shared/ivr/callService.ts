@@ -49,8 +49,8 @@ export interface CallServiceDeps {
   tenantId?: string;
   log: Logger;
   now?: () => Date;
-  /** Aborts storage requests when the notification's deadline has passed. */
-  signal?: AbortSignal;
+  /** When the notification's time is up (epoch ms): storage requests are cut there. */
+  deadline?: number;
   /** Waits between checks of an uncertain write (tests pass their own). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -67,8 +67,11 @@ const MAX_CONFLICT_RETRIES = 8;
 /** When to look again after a write whose outcome storage never told. */
 const UNCERTAIN_WRITE_CHECKS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
 
+/** Unique per write without a random draw each time: a per-process prefix and a counter. */
+const WRITER = randomBytes(6).toString('base64url');
+let writes = 0;
 function newWriteId(): string {
-  return randomBytes(9).toString('base64url');
+  return `${WRITER}.${(++writes).toString(36)}`;
 }
 const CONTEXT_KEY = /^[A-Za-z0-9_-]{43}$/;
 
@@ -156,7 +159,7 @@ export class CallService {
     const written = { ...ctx, writeId: newWriteId() };
     try {
       // The insert is the claim: a redelivered or concurrent copy stops here, before any Graph request.
-      etag = await this.deps.store.create(written, this.deps.signal);
+      etag = await this.deps.store.create(written, this.deps.deadline);
     } catch (err) {
       if (!(err instanceof ConflictError)) {
         this.settleUncertainWrite(err, clientContext, written.writeId, commands);
@@ -193,7 +196,7 @@ export class CallService {
     if (await this.apply(key, events, guard)) return;
     if (hinted) return this.unknownCall(callId, call.state);
     // An outbound call whose notification came without its callback key: its link row, if any.
-    const linked = await this.deps.store.findLink(callId, this.deps.signal);
+    const linked = await this.deps.store.findLink(callId, this.deps.deadline);
     if (!linked || linked === key || !(await this.apply(linked, events, guard)))
       this.unknownCall(callId, call.state);
   }
@@ -261,9 +264,9 @@ export class CallService {
     let next = known;
     // The notification's deadline bounds the first read and write; once a write has landed
     // (known is set), what follows from it must finish whatever the deadline.
-    const signal = known ? undefined : this.deps.signal;
+    const deadline = known ? undefined : this.deps.deadline;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = next ?? (await this.deps.store.get(clientContext, signal));
+      const current = next ?? (await this.deps.store.get(clientContext, deadline));
       next = undefined;
       if (!current) return false;
       const stored = current.value;
@@ -291,7 +294,7 @@ export class CallService {
       const written = { ...ctx, writeId: newWriteId() };
       let etag: string;
       try {
-        etag = await this.deps.store.replace(written, current.etag, signal);
+        etag = await this.deps.store.replace(written, current.etag, deadline);
       } catch (err) {
         if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
         this.settleUncertainWrite(err, clientContext, written.writeId, after);

@@ -29,17 +29,17 @@ export interface Versioned<T> {
 export interface CallStore {
   /** The context key of a call id: a keyed hash, the same on every instance. */
   keyFor(callId: string): Promise<string>;
-  get(clientContext: string, signal?: AbortSignal): Promise<Versioned<CallContext> | null>;
+  get(clientContext: string, deadline?: number): Promise<Versioned<CallContext> | null>;
   /** Inserts a new context; ConflictError if one exists under that key (the claim on a call). */
-  create(ctx: CallContext, signal?: AbortSignal): Promise<string>;
+  create(ctx: CallContext, deadline?: number): Promise<string>;
   /** Replaces a context if its ETag still matches; ConflictError otherwise. */
-  replace(ctx: CallContext, etag: string, signal?: AbortSignal): Promise<string>;
+  replace(ctx: CallContext, etag: string, deadline?: number): Promise<string>;
   /** Links a call id to a context stored under another key (an outbound call). */
   linkCallId(callId: string, clientContext: string): Promise<void>;
   /** The context key of a call id, following an outbound call's link; null when unknown. */
-  findByCallId(callId: string, signal?: AbortSignal): Promise<string | null>;
+  findByCallId(callId: string, deadline?: number): Promise<string | null>;
   /** Only the link of an outbound call: the context key it names, or null. */
-  findLink(callId: string, signal?: AbortSignal): Promise<string | null>;
+  findLink(callId: string, deadline?: number): Promise<string | null>;
   /** Contexts of calls not ended. For timers only: this is a scan. */
   listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }>;
   delete(clientContext: string, etag: string): Promise<void>;
@@ -111,9 +111,9 @@ export class TableCallStore implements CallStore {
   /** Runs one table operation with a timeout, creating the table the first time it is missing. */
   private async op<T>(
     run: (c: TableClient, signal: AbortSignal) => Promise<T>,
-    signal?: AbortSignal,
+    deadline?: number,
   ): Promise<T> {
-    return this.tables.run((c) => withTimeout(this.timeoutMs, signal, (s) => run(c, s)));
+    return this.tables.run((c) => withTimeout(this.timeoutMs, deadline, (s) => run(c, s)));
   }
 
   private hashSecret(): Promise<Buffer> {
@@ -167,12 +167,12 @@ export class TableCallStore implements CallStore {
       .digest('base64url');
   }
 
-  async get(clientContext: string, signal?: AbortSignal): Promise<Versioned<CallContext> | null> {
+  async get(clientContext: string, deadline?: number): Promise<Versioned<CallContext> | null> {
     try {
       const e = await this.op(
         (c, abortSignal) =>
           c.getEntity<ContextEntity>(contextPartition(clientContext), CONTEXT_ROW, { abortSignal }),
-        signal,
+        deadline,
       );
       return { value: fromEntity(e), etag: e.etag };
     } catch (err) {
@@ -181,11 +181,11 @@ export class TableCallStore implements CallStore {
     }
   }
 
-  async create(ctx: CallContext, signal?: AbortSignal): Promise<string> {
+  async create(ctx: CallContext, deadline?: number): Promise<string> {
     try {
       const r = await this.op(
         (c, abortSignal) => c.createEntity(toEntity(ctx, new Date().toISOString()), { abortSignal }),
-        signal,
+        deadline,
       );
       return r.etag!;
     } catch (err) {
@@ -194,12 +194,12 @@ export class TableCallStore implements CallStore {
     }
   }
 
-  async replace(ctx: CallContext, etag: string, signal?: AbortSignal): Promise<string> {
+  async replace(ctx: CallContext, etag: string, deadline?: number): Promise<string> {
     try {
       const r = await this.op(
         (c, abortSignal) =>
           c.updateEntity(toEntity(ctx, new Date().toISOString()), 'Replace', { etag, abortSignal }),
-        signal,
+        deadline,
       );
       return r.etag!;
     } catch (err) {
@@ -217,7 +217,7 @@ export class TableCallStore implements CallStore {
     );
   }
 
-  private async readRow(key: string, row: string, signal?: AbortSignal) {
+  private async readRow(key: string, row: string, deadline?: number) {
     try {
       return await this.op(
         (c, abortSignal) =>
@@ -225,7 +225,7 @@ export class TableCallStore implements CallStore {
             abortSignal,
             queryOptions: { select: ['clientContext'] },
           }),
-        signal,
+        deadline,
       );
     } catch (err) {
       if (isStatus(err, 404)) return null;
@@ -233,14 +233,14 @@ export class TableCallStore implements CallStore {
     }
   }
 
-  async findByCallId(callId: string, signal?: AbortSignal): Promise<string | null> {
+  async findByCallId(callId: string, deadline?: number): Promise<string | null> {
     const key = await this.keyFor(callId);
-    if (await this.readRow(key, CONTEXT_ROW, signal)) return key;
-    return this.findLink(callId, signal);
+    if (await this.readRow(key, CONTEXT_ROW, deadline)) return key;
+    return this.findLink(callId, deadline);
   }
 
-  async findLink(callId: string, signal?: AbortSignal): Promise<string | null> {
-    const link = await this.readRow(await this.keyFor(callId), LINK_ROW, signal);
+  async findLink(callId: string, deadline?: number): Promise<string | null> {
+    const link = await this.readRow(await this.keyFor(callId), LINK_ROW, deadline);
     return typeof link?.clientContext === 'string' ? link.clientContext : null;
   }
 

@@ -17,31 +17,35 @@ export function isStatus(err: unknown, status: number): boolean {
   return (err as { statusCode?: unknown } | null)?.statusCode === status;
 }
 
-/** Runs an operation with an abort signal that fires after `ms` or when `outer` aborts. */
+/** The notification's deadline passed before this request could be made. */
+export class DeadlineError extends Error {
+  constructor() {
+    super('the notification deadline has passed');
+    this.name = 'DeadlineError';
+  }
+}
+
+/**
+ * Runs one storage request with an abort signal that fires after `ms`, or at `deadline`
+ * (epoch ms) if that comes first. One controller and one timer per request: the hot path
+ * pays nothing more.
+ */
 export async function withTimeout<T>(
   ms: number,
-  outer: AbortSignal | undefined,
+  deadline: number | undefined,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  // One controller and one timer per request: AbortSignal.any and .timeout cost more on the hot path.
+  const left = deadline === undefined ? ms : Math.min(ms, deadline - Date.now());
+  if (left <= 0) throw new DeadlineError();
   const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new StorageTimeoutError(ms));
-  }, ms);
-  const onOuter = () => controller.abort(outer?.reason);
-  if (outer?.aborted) onOuter();
-  else outer?.addEventListener('abort', onOuter, { once: true });
+  const timer = setTimeout(() => controller.abort(), left);
   try {
     return await run(controller.signal);
   } catch (err) {
-    if (timedOut) throw new StorageTimeoutError(ms);
-    if (outer?.aborted) throw outer.reason instanceof Error ? outer.reason : new StorageTimeoutError(ms);
+    if (controller.signal.aborted) throw left < ms ? new DeadlineError() : new StorageTimeoutError(ms);
     throw err;
   } finally {
     clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuter);
   }
 }
 
