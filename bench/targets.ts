@@ -145,7 +145,10 @@ export async function startFloor(o: {
 }): Promise<Target> {
   const { child, port } = await startProcess(
     'floor',
-    () => [join(o.root, 'dist', 'bench', 'floor.js')],
+    () => [
+      ...(process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      join(o.root, 'dist', 'bench', 'floor.js'),
+    ],
     (p) => ({
       FLOOR_PORT: String(p),
       FLOOR_OPENID_URL: o.standIn.openIdConfigUrl,

@@ -52,8 +52,7 @@ export class GraphClient {
   constructor(private readonly options: GraphClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.transport = options.transport ?? defaultTransport();
-    const base = targetOf(new URL(this.baseUrl));
-    this.base = { ...base, path: base.path.replace(/\/+$/, '') };
+    this.base = baseTarget(this.baseUrl);
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -128,6 +127,18 @@ export function retryDelayMs(header: string | null, attempt: number): number {
   }
   const base = 200 * 2 ** (attempt - 1);
   return base + Math.floor(Math.random() * base);
+}
+
+const bases = new Map<string, Target>();
+/** The base URL taken apart once per process: a client is made per invocation. */
+function baseTarget(baseUrl: string): Target {
+  let base = bases.get(baseUrl);
+  if (!base) {
+    const t = targetOf(new URL(baseUrl));
+    base = { ...t, path: t.path.replace(/\/+$/, '') };
+    bases.set(baseUrl, base);
+  }
+  return base;
 }
 
 let sharedTransport: KeepAliveTransport | null = null;

@@ -4,9 +4,18 @@ import type { FlowFile } from '../flows/schema';
 
 /** A stable resourceId per prompt URI, so Graph's pre-fetch cache is hit when the prompt is played. */
 export function resourceIdFor(uri: string): string {
-  const h = createHash('sha256').update(uri).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
+  let id = resourceIds.get(uri);
+  if (id === undefined) {
+    const h = createHash('sha256').update(uri).digest('hex');
+    id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
+    // Prompts are few and answered calls many: hash each URI once (bounded, should flows churn).
+    if (resourceIds.size >= 10_000) resourceIds.clear();
+    resourceIds.set(uri, id);
+  }
+  return id;
 }
+
+const resourceIds = new Map<string, string>();
 
 export function mediaInfo(flow: FlowFile, promptName: string): MediaInfo {
   const uri = flow.prompts[promptName];
