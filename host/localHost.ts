@@ -122,10 +122,17 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 async function writeResponse(res: ServerResponse, init: HttpResponseInit | HttpResponse): Promise<void> {
-  if (!(init instanceof HttpResponse) && init.body === undefined && init.jsonBody === undefined && !init.cookies) {
+  if (
+    !(init instanceof HttpResponse) &&
+    init.body === undefined &&
+    init.jsonBody === undefined &&
+    !init.cookies
+  ) {
     // A bodiless answer (the notification path's 202): no Response object to build.
-    const headers: Record<string, string> = {};
-    new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).forEach((v, k) => (headers[k] = v));
+    const headers =
+      init.headers instanceof Headers || Array.isArray(init.headers)
+        ? Object.fromEntries(new Headers(init.headers))
+        : ((init.headers as Record<string, string> | undefined) ?? {});
     res.writeHead(init.status ?? 200, headers);
     res.end();
     return;

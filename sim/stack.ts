@@ -182,12 +182,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stopBot,
     startBot,
     async callRecord(callId) {
-      const running = bots.find((b) => b.running) ?? bots[0]!;
-      const res = await fetch(`${running.url}/api/calls/${encodeURIComponent(callId)}`);
-      if (res.status !== 200) return null;
-      const body = (await res.json()) as Record<string, unknown>;
-      // A call still in progress has a status but no record yet.
-      return body.status === 'ended' ? body : null;
+      // Recordings are archived off the notification path: give the archive queue a moment.
+      const end = Date.now() + 15_000;
+      for (;;) {
+        const running = bots.find((b) => b.running) ?? bots[0]!;
+        const res = await fetch(`${running.url}/api/calls/${encodeURIComponent(callId)}`);
+        if (res.status !== 200) return null;
+        const body = (await res.json()) as Record<string, unknown>;
+        // A call still in progress has a status but no record yet.
+        if (body.status !== 'ended') return null;
+        if (!body.recordingsPending || Date.now() > end) return body;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async stop() {
       await Promise.all(bots.map((_, i) => stopBot(i)));

@@ -312,7 +312,12 @@ export class CallService {
    * redelivers it, but the redelivery finds its event applied and does nothing; so this
    * writer looks again later, and if its own write did land, runs the commands it held back.
    */
-  private settleUncertainWrite(err: unknown, clientContext: string, writeId: string, commands: Command[]): void {
+  private settleUncertainWrite(
+    err: unknown,
+    clientContext: string,
+    writeId: string,
+    commands: Command[],
+  ): void {
     if (typeof (err as { statusCode?: unknown }).statusCode === 'number' || commands.length === 0) return;
     const log = this.log;
     const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
@@ -334,7 +339,9 @@ export class CallService {
         }
         return;
       }
-      log.error('could not tell whether a write landed; its commands were not run', { commands: commands.length });
+      log.error('could not tell whether a write landed; its commands were not run', {
+        commands: commands.length,
+      });
     })().catch((e: Error) => log.error('settling an uncertain write failed', { error: e.message }));
   }
 

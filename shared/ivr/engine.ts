@@ -302,7 +302,8 @@ export function callbackUriFor(callbackUri: string, clientContext: string): stri
 /** Applies one event. Returns the same ctx object (and no commands) when the event changes nothing. */
 export function step(ctx: CallContext, event: IvrEvent, env: EngineEnv): StepResult {
   if (ctx.phase === 'ended' && !endedCallAwaits(ctx, event)) return { ctx, commands: [] };
-  const run = new Run(structuredClone(ctx), env, event.at);
+  // A context is plain JSON: a JSON round trip copies it faster than structuredClone.
+  const run = new Run(JSON.parse(JSON.stringify(ctx)) as CallContext, env, event.at);
   const changed = run.apply(event);
   return changed ? { ctx: run.ctx, commands: run.commands } : { ctx, commands: [] };
 }

@@ -7,7 +7,8 @@ export function resourceIdFor(uri: string): string {
   let id = resourceIds.get(uri);
   if (id === undefined) {
     const h = createHash('sha256').update(uri).digest('hex');
-    id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
+    id =
+      `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`.toUpperCase();
     // Prompts are few and answered calls many: hash each URI once (bounded, should flows churn).
     if (resourceIds.size >= 10_000) resourceIds.clear();
     resourceIds.set(uri, id);

@@ -98,6 +98,7 @@ export function fromEntity(e: Record<string, unknown>): CallContext {
 
 export class TableCallStore implements CallStore {
   private secret: Promise<Buffer> | null = null;
+  private secretValue: Buffer | null = null;
 
   constructor(
     private readonly tables: TableConnector,
@@ -161,10 +162,9 @@ export class TableCallStore implements CallStore {
   }
 
   async keyFor(callId: string): Promise<string> {
+    this.secretValue ??= await this.hashSecret();
     // 256 bits, base64url: 43 characters, safe in table keys and in operation clientContexts.
-    return createHmac('sha256', await this.hashSecret())
-      .update(callId, 'utf8')
-      .digest('base64url');
+    return createHmac('sha256', this.secretValue).update(callId, 'utf8').digest('base64url');
   }
 
   async get(clientContext: string, deadline?: number): Promise<Versioned<CallContext> | null> {

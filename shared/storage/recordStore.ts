@@ -43,6 +43,8 @@ export interface CallRecord {
   result: CallContext['result'];
   failures: CallContext['failures'];
   recordings: RecordingMeta[];
+  /** Recordings handed to the archive queue and not archived yet: ask again shortly. */
+  recordingsPending: number;
 }
 
 /** The record of an ended call, from its context and its recordings' rows. */
@@ -62,6 +64,10 @@ export function callRecordOf(ctx: CallContext, recordings: RecordingMeta[]): Cal
     result: ctx.result,
     failures: ctx.failures,
     recordings,
+    recordingsPending: Math.max(
+      0,
+      ctx.recordings.filter((r) => r.hasAudio).length + (ctx.pendingRecording ? 1 : 0) - recordings.length,
+    ),
   };
 }
 

@@ -51,6 +51,8 @@ export async function withTimeout<T>(
 
 export class TableConnector {
   private table: Promise<TableClient> | null = null;
+  /** The client once made: the hot path skips awaiting the promise. */
+  private ready: TableClient | null = null;
   private created: Promise<unknown> | null = null;
 
   constructor(private readonly make: () => Promise<TableClient>) {}
@@ -74,7 +76,7 @@ export class TableConnector {
 
   /** Creates the table the first time an operation finds it missing, so the hot path pays nothing. */
   async run<T>(op: (client: TableClient) => Promise<T>): Promise<T> {
-    const client = await this.client();
+    const client = this.ready ?? (this.ready = await this.client());
     try {
       return await op(client);
     } catch (err) {

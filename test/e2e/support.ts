@@ -359,12 +359,30 @@ export function parseWav(buf: Buffer): WavInfo {
  * The voicemail of a call is stored exactly once: one recording row, "stored", one blob, a
  * 16 kHz mono 16-bit WAV holding `spokenSeconds` of speech, and one upload in the bot logs.
  */
+/**
+ * The call's record once its recordings are archived: the archive queue runs off the
+ * notification path, so a recording lands a moment after the call ends.
+ */
+export async function archivedRecord(
+  stack: Stack,
+  callId: string,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<CallRecord> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const record = await callRecord(stack, callId);
+    if (record.recordings.length >= count || Date.now() > end) return record;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function expectVoicemailStored(
   stack: E2eStack,
   callId: string,
   spokenSeconds: number,
 ): Promise<void> {
-  const record = await callRecord(stack, callId);
+  const record = await archivedRecord(stack, callId);
   expect(record.recordings).toHaveLength(1);
   const rec = record.recordings[0]!;
   expect(rec).toMatchObject({
