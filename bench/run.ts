@@ -52,7 +52,7 @@ const OPTIONS = {
     .split(',')
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n) && n >= 1 && n <= 1024),
-  rounds: num('rounds', 5, 1, 50),
+  rounds: num('rounds', 9, 1, 50),
   warmupCalls: num('warmup-calls', 64, 1, 1024),
   minSamples: num('min-samples', 32, 1, 1024),
   pauseMs: num('pause-ms', 300, 0, 10_000),
