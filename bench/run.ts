@@ -61,6 +61,7 @@ const OPTIONS = {
   countCalls: num('count-calls', 3, 1, 50),
   quietMs: num('quiet-ms', 1500, 100, 10_000),
   importRuns: num('import-runs', 5, 1, 50),
+  coldStarts: num('cold-starts', 3, 1, 20),
   floorSockets: num('floor-sockets', 64, 1, 1024),
   maxSeconds: num('max-seconds', 600, 30, 3600),
   verbose: option('verbose', '') !== '',
@@ -781,6 +782,43 @@ async function main(): Promise<void> {
 
     await bench.bot.stop();
     await bench.floor.stop();
+
+    progress(`cold start: ${OPTIONS.coldStarts} fresh bot processes, one call each`);
+    const coldStarts: Array<{ listeningMs: number; answerMs: number }> = [];
+    for (let i = 0; i < OPTIONS.coldStarts; i++) {
+      const spawned = performance.now();
+      const bot = await startBot({
+        root: ROOT,
+        standIn,
+        storageConnectionString: azurite.connectionString,
+        flowsDir,
+      });
+      const listening = performance.now();
+      const id = randomUUID();
+      bench.incoming.set(id, 'cold start');
+      const res = await postNotification(
+        bot.url,
+        JSON.stringify(incomingCall(id, LATENCY_NUMBER)),
+        standIn.callbackToken(),
+      );
+      await waitUntil(() => standIn.answers.has(id), 15_000);
+      const answered = standIn.answers.get(id)?.[0];
+      if (res.status === 202 && answered !== undefined)
+        coldStarts.push({ listeningMs: listening - spawned, answerMs: answered - spawned });
+      await bot.stop();
+    }
+    const coldStart = {
+      runs: coldStarts,
+      listeningMs: percentile(
+        coldStarts.map((c) => c.listeningMs),
+        50,
+      ),
+      firstAnswerMs: percentile(
+        coldStarts.map((c) => c.answerMs),
+        50,
+      ),
+    };
+
     progress(`memory: ${OPTIONS.memoryCalls} calls, ${OPTIONS.memoryConcurrency} at a time, on a fresh bot`);
     bench.bot = await startBot({
       root: ROOT,
@@ -883,6 +921,12 @@ async function main(): Promise<void> {
       `ratio: time ${imports.ratioMs.toFixed(2)}, heap ${imports.ratioHeap.toFixed(2)} (${imports.ratioHeapOverEmpty.toFixed(2)} over bare node)`,
     );
 
+    log(`\nCOLD START (median of ${coldStart.runs.length} fresh bot processes; from spawn)`);
+    log(
+      `listening: ${coldStart.listeningMs.toFixed(0)} ms; first call answered (Graph received the answer): ${coldStart.firstAnswerMs.toFixed(0)} ms` +
+        ` (runs: ${coldStart.runs.map((r) => r.answerMs.toFixed(0)).join(', ')} ms)`,
+    );
+
     if (memory) {
       log(
         `\nMEMORY: ${memory.calls} calls (incoming + established + terminated), ${memory.concurrency} at a time, ${memory.seconds} s, ${memory.notificationsPerSecond} notifications/s, ${memory.errors} errors`,
@@ -966,6 +1010,7 @@ async function main(): Promise<void> {
       lostDuplicated: lostDup,
       transactions: tx,
       imports,
+      coldStart,
       memory,
       cost: costs,
       graphCheck: { ...graphCheck, unauthorized },
