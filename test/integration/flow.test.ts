@@ -1,12 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
 import {
   startBotHarness,
   incomingCall,
   callUpdate,
   operationDone,
   rows,
+  rows as rowsOf,
   type BotHarness,
 } from '../support/botHarness';
 import type { CapturedRequest } from '../support/fakeGraph';
@@ -56,6 +58,7 @@ const flow = {
 const noKeep = { ...flow, number: '+14255550123', recordings: { persist: false, retentionDays: 1 } };
 
 let bot: BotHarness;
+const stalled: Array<() => void> = [];
 let media: Server;
 let mediaUrl: string;
 const WAV = makeWav(3);
@@ -67,6 +70,15 @@ beforeAll(async () => {
     if (req.headers.authorization !== 'Bearer rec-token') return void res.writeHead(401).end();
     if (req.url === '/gone.wav') return void res.writeHead(404).end();
     if (req.url === '/flaky.wav' && flaky++ < 1) return void res.writeHead(503).end();
+    if (req.url === '/down.wav') return void res.writeHead(503).end();
+    if (req.url === '/stall.wav') {
+      // Holds the download until the test lets it go: the call must not wait for it.
+      stalled.push(() => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(WAV);
+      });
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.end(WAV);
   });
@@ -74,6 +86,7 @@ beforeAll(async () => {
   mediaUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
 }, 60_000);
 afterAll(async () => {
+  for (const release of stalled.splice(0)) release();
   await bot?.stop();
   await new Promise<void>((ok) => media?.close(() => ok()));
 });
@@ -499,4 +512,78 @@ test('GET /api/calls/{callId} shows where a call in progress is, and 404 for an 
   expect(unknown.status).toBe(404);
   const bad = await fetch(`${bot.host.url}/api/calls/${encodeURIComponent("x' or 1=1")}`);
   expect(bad.status).toBe(400);
+});
+
+test('a stalled recording source does not hold the call: the caller hears the next prompt at once', async () => {
+  const callId = newCallId();
+  await answered(callId);
+  await complete(callId, lastOp(callId, 'playPrompt'));
+  await tone(callId, 1, 'tone1');
+  await complete(callId, lastOp(callId, 'recordResponse'), {
+    completionReason: 'stopToneDetected',
+    recordingLocation: `${mediaUrl}/stall.wav`,
+    recordingAccessToken: 'rec-token',
+  });
+  // Answered 202 and the thanks prompt sent while the download is still held by the source.
+  expect(promptUris(lastOp(callId, 'playPrompt'))).toEqual(['thanks.wav']);
+  await waitFor('the download to start', () => stalled.length > 0);
+  for (const release of stalled.splice(0)) release();
+  await bot.notify(callUpdate(callId, { state: 'terminated' }, 'deleted'));
+  expect(await recordingsOf(callId)).toEqual([
+    expect.objectContaining({ status: 'stored', bytes: WAV.length }),
+  ]);
+});
+
+test('a recording job that fails its last attempt is recorded as lost and kept in the poison queue, without its token', async () => {
+  const callId = newCallId();
+  const job = {
+    callId,
+    seq: 7,
+    number: '+14255550122',
+    caller: '+12065550123',
+    node: 'voicemail',
+    recordedAt: new Date().toISOString(),
+    outcome: 'stopTone',
+    completionReason: 'stopToneDetected',
+    recording: { location: `${mediaUrl}/down.wav`, accessToken: 'rec-token' },
+    reason: null,
+    persist: true,
+    retentionDays: 7,
+    attempt: 5,
+  };
+  const res = await fetch(`${bot.host.url}/admin/functions/recordings`, {
+    method: 'POST',
+    body: JSON.stringify({ input: JSON.stringify(job) }),
+  });
+  expect(res.status).toBe(202);
+  const rows = (await rowsOf(bot.table(bot.env.IVR_RECORDS_TABLE!))).filter((r) => r.partitionKey === callId);
+  expect(rows.map((r) => JSON.parse(String(r.data)))).toEqual([
+    expect.objectContaining({ status: 'lost', error: 'gave up after 5 attempts: download answered 503' }),
+  ]);
+  const poison = new QueueClient(bot.azurite.connectionString, 'ivr-recordings-poison');
+  const messages = (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems
+    .map((m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as typeof job)
+    .filter((m) => m.callId === callId);
+  expect(messages).toEqual([
+    expect.objectContaining({
+      callId,
+      seq: 7,
+      recording: { location: job.recording.location, accessToken: '(removed)' },
+    }),
+  ]);
+});
+
+test('malformed timer messages are dropped with a log line, never retried into the poison queue', async () => {
+  for (const input of [
+    '{"clientContext":"\\ud800aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","timerId":"noInput-1"}',
+    '{"clientContext":"a/b#c?d","timerId":"noInput-1"}',
+    'not json',
+    '{"clientContext":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","timerId":"noInput-1"}',
+  ]) {
+    const res = await fetch(`${bot.host.url}/admin/functions/ivrTimers`, {
+      method: 'POST',
+      body: JSON.stringify({ input }),
+    });
+    expect([input, res.status]).toEqual([input, 202]);
+  }
 });

@@ -256,6 +256,50 @@ describe('record nodes', () => {
     expect(r.ctx.failures[0]).toMatchObject({ what: 'recordResponse', status: 403 });
   });
 
+  it('silence from the start re-asks up to maxAttempts with noInputPrompt, then takes the noInput branch', () => {
+    const input = structuredClone(FLOW.flow) as Mutable;
+    input.nodes.voicemail.maxAttempts = 2;
+    input.nodes.voicemail.noInputPrompt = 'noMessage';
+    input.nodes.voicemail.next.noInput = 'sorry';
+    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...FLOW, flow: input } };
+    const first = stepChecked(mainMenuWaiting().ctx, ev.tone(1, 'tone2'), env);
+    const firstSeq = first.ctx.media!.seq;
+    expect(first.ctx.record).toEqual({ attempt: 1 });
+    const silent = { resultInfo: { code: 200, subcode: 8510 }, recording: RECORDING };
+    // Attempt 1 silent: asked again, with the no-input prompt in place of the node's prompt.
+    const again = stepChecked(first.ctx, ev.completed(firstSeq, silent), env);
+    expect(kinds(again.commands)).toEqual(['archiveRecording', 'recordResponse']);
+    expect(only(again.commands, 'archiveRecording')).toMatchObject({ outcome: 'noInput', recording: null });
+    const retry = only(again.commands, 'recordResponse').body;
+    expect(retry.prompts!.map((p) => p.mediaInfo.uri)).toEqual([FLOW.flow.prompts.noMessage]);
+    expect(again.ctx).toMatchObject({ node: 'voicemail', record: { attempt: 2 } });
+    expect(again.ctx.visited.filter((n) => n === 'voicemail')).toHaveLength(1);
+    // Attempt 2 silent too: the noInput branch.
+    const gaveUp = stepChecked(again.ctx, ev.completed(again.ctx.media!.seq, silent), env);
+    expect(gaveUp.ctx.node).toBe('sorry');
+    expect(gaveUp.ctx.record).toBeNull();
+    expect(gaveUp.ctx.recordings.map((r) => r.outcome)).toEqual(['noInput', 'noInput']);
+  });
+
+  it('a message ended by silence after speech is a message, not no input', () => {
+    const input = structuredClone(FLOW.flow) as Mutable;
+    input.nodes.voicemail.maxAttempts = 3;
+    input.nodes.voicemail.next.noInput = 'sorry';
+    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...FLOW, flow: input } };
+    const { ctx } = stepChecked(mainMenuWaiting().ctx, ev.tone(1, 'tone2'), env);
+    const r = stepChecked(
+      ctx,
+      ev.completed(ctx.media!.seq, { resultInfo: { code: 200, subcode: 8511 }, recording: RECORDING }),
+      env,
+    );
+    expect(only(r.commands, 'archiveRecording')).toMatchObject({
+      outcome: 'silence',
+      recording: RECORDING,
+      reason: null,
+    });
+    expect(r.ctx.node).toBe('noMessageNode');
+  });
+
   it('recordOutcome maps beta completion reasons and v1.0 result codes', () => {
     const ok: ResultInfo = { code: 200 };
     expect(recordOutcome('completed', 'stopToneDetected', ok)).toBe('stopTone');
