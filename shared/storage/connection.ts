@@ -85,10 +85,8 @@ export function readStorageConnection(
       else serviceUris[service] = `https://${account}.${service}.core.windows.net`;
       continue;
     }
-    let url: URL | null = null;
-    try {
-      url = new URL(uri);
-    } catch {
+    const url = URL.canParse(uri) ? new URL(uri) : null;
+    if (!url) {
       problems.push({ setting: key, message: 'must be a URL' });
       continue;
     }
