@@ -7,6 +7,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
+import { StorageClients, storageConnectionOf } from '../shared/storage/connection';
 
 /**
  * A small stand-in for Core Tools: serves the function definitions registered by the
@@ -239,15 +240,32 @@ async function startQueuePollers(
 ): Promise<Array<() => Promise<void>>> {
   const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
   if (queues.length === 0) return [];
-  const { QueueClient } = await import('@azure/storage-queue');
-  return queues.map((reg) => {
-    const connection = process.env[reg.options.connection ?? 'AzureWebJobsStorage'];
-    if (!connection)
-      throw new Error(
-        `queue function ${reg.name}: setting ${reg.options.connection ?? 'AzureWebJobsStorage'} is not set`,
-      );
-    const client = new QueueClient(connection, reg.options.queueName);
-    const poison = new QueueClient(connection, `${reg.options.queueName}-poison`);
+  // The same connection logic as the app: a connection string or an identity-based connection.
+  const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
+  const connections = new Map<string, StorageClients>();
+  const clientsOf = (name: string) => {
+    let clients = connections.get(name);
+    if (!clients) {
+      try {
+        clients = new StorageClients(storageConnectionOf(process.env, name, allowLocalHttp));
+      } catch (err) {
+        throw new Error(`queue functions: ${(err as Error).message}`, { cause: err });
+      }
+      connections.set(name, clients);
+    }
+    return clients;
+  };
+  const made = await Promise.all(
+    queues.map(async (reg) => {
+      const clients = clientsOf(reg.options.connection ?? 'AzureWebJobsStorage');
+      const [client, poison] = await Promise.all([
+        clients.queue(reg.options.queueName),
+        clients.queue(`${reg.options.queueName}-poison`),
+      ]);
+      return { reg, client, poison };
+    }),
+  );
+  return made.map(({ reg, client, poison }) => {
     let stopped = false;
     let idleWait = 0;
     const loop = (async () => {

@@ -11,6 +11,7 @@ import type { Logger } from './logging';
 import { TableCallStore } from './storage/callStore';
 import { AzureRecordingBlobStore } from './storage/recordingStore';
 import { TableRecordStore } from './storage/recordStore';
+import { StorageClients, storageConnectionOf } from './storage/connection';
 import { TableConnector } from './storage/tables';
 import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
 
@@ -55,20 +56,24 @@ export interface AppOverrides {
 }
 
 export function createApp(settings: Settings, overrides: AppOverrides = {}): App {
-  const cs = settings.AzureWebJobsStorage;
+  // A connection string or an identity (no shared key): the clients are made, and the SDKs
+  // and @azure/identity loaded, on first use.
+  const storage = new StorageClients(
+    storageConnectionOf(settings, 'AzureWebJobsStorage', settings.IVR_LOCAL_DEV_HTTP),
+  );
   const timeoutMs = settings.IVR_STORAGE_TIMEOUT_MS;
   const store = new TableCallStore(
-    TableConnector.fromConnectionString(cs, settings.IVR_CALLS_TABLE),
+    new TableConnector(() => storage.table(settings.IVR_CALLS_TABLE)),
     timeoutMs,
   );
   const records = new TableRecordStore(
-    TableConnector.fromConnectionString(cs, settings.IVR_RECORDS_TABLE),
+    new TableConnector(() => storage.table(settings.IVR_RECORDS_TABLE)),
     timeoutMs,
   );
-  const blobs = AzureRecordingBlobStore.fromConnectionString(cs, settings.IVR_RECORDINGS_CONTAINER);
-  const timers = new StorageTimerQueue(JsonQueue.fromConnectionString(cs, TIMER_QUEUE, timeoutMs));
-  const jobsQueue = JsonQueue.fromConnectionString(cs, RECORDINGS_QUEUE, timeoutMs);
-  const poisonQueue = JsonQueue.fromConnectionString(cs, RECORDINGS_POISON_QUEUE, timeoutMs);
+  const blobs = new AzureRecordingBlobStore(() => storage.container(settings.IVR_RECORDINGS_CONTAINER));
+  const timers = new StorageTimerQueue(JsonQueue.of(() => storage.queue(TIMER_QUEUE), timeoutMs));
+  const jobsQueue = JsonQueue.of(() => storage.queue(RECORDINGS_QUEUE), timeoutMs);
+  const poisonQueue = JsonQueue.of(() => storage.queue(RECORDINGS_POISON_QUEUE), timeoutMs);
   const recordingJobs: RecordingJobs = {
     // The recording location lives minutes: a job older than an hour has nothing left to fetch.
     enqueue: (job, delaySeconds) => jobsQueue.send(job, { delaySeconds, ttlSeconds: 3600 }),
@@ -86,8 +91,11 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
       return createCredential({
         tenantId,
         clientId: settings.AZURE_CLIENT_ID ?? settings.BOT_APP_ID,
+        kind: settings.GRAPH_CREDENTIAL,
         clientSecret: settings.AZURE_CLIENT_SECRET,
         certificatePath: settings.AZURE_CLIENT_CERTIFICATE_PATH,
+        certificate: settings.AZURE_CLIENT_CERTIFICATE,
+        managedIdentityClientId: settings.GRAPH_MANAGED_IDENTITY_CLIENT_ID,
         authorityHost: settings.AZURE_AUTHORITY_HOST,
       });
     });

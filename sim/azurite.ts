@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports';
+import { createTlsMaterial, type TlsMaterial } from './tls';
 
 /**
  * Azurite from node_modules, in memory, on free ports: the real Table, Blob and Queue
@@ -8,27 +9,49 @@ import { freePort, waitForPort } from './ports';
  */
 
 export interface Azurite {
+  /** Shared-key connection string (accepted in OAuth mode too: tests read storage with it). */
   connectionString: string;
+  /** Each service's URL with the account path (https in OAuth mode). */
+  serviceUris: { blob: string; queue: string; table: string };
+  /** OAuth mode: the self-signed certificate to trust (NODE_EXTRA_CA_CERTS). */
+  caCertPath?: string;
   stop(): Promise<void>;
+}
+
+export interface AzuriteOptions {
+  /**
+   * `--oauth basic` over HTTPS with a fresh self-signed certificate: bearer tokens are
+   * accepted (Azurite decodes them, checking issuer, audience and lifetime but not the
+   * signature), so identity-based connections can be tested for real.
+   */
+  oauth?: boolean;
 }
 
 const ACCOUNT = 'devstoreaccount1';
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 /** Starts Azurite; a port lost to another process between the check and the bind means another try. */
-export async function startAzurite(): Promise<Azurite> {
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  const tls = options.oauth ? await createTlsMaterial('azurite.localhost') : null;
   let lastError: Error | null = null;
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
-      return await startOnce();
+      const azurite = await startOnce(tls);
+      if (!tls) return azurite;
+      return {
+        ...azurite,
+        caCertPath: tls.caCertPath,
+        stop: () => azurite.stop().then(() => tls.dispose()),
+      };
     } catch (err) {
       lastError = err as Error;
     }
   }
+  await tls?.dispose();
   throw lastError!;
 }
 
-async function startOnce(): Promise<Azurite> {
+async function startOnce(tls: TlsMaterial | null): Promise<Azurite> {
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
   const bin = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
   const child: ChildProcess = spawn(
@@ -51,6 +74,7 @@ async function startOnce(): Promise<Azurite> {
       '127.0.0.1',
       '--tablePort',
       String(table),
+      ...(tls ? ['--oauth', 'basic', '--cert', tls.caCertPath, '--key', tls.keyPath] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -68,12 +92,18 @@ async function startOnce(): Promise<Azurite> {
     child.kill();
     throw new Error(`Azurite did not start: ${(err as Error).message}`, { cause: err });
   }
+  const scheme = tls ? 'https' : 'http';
+  const serviceUris = {
+    blob: `${scheme}://127.0.0.1:${blob}/${ACCOUNT}`,
+    queue: `${scheme}://127.0.0.1:${queue}/${ACCOUNT}`,
+    table: `${scheme}://127.0.0.1:${table}/${ACCOUNT}`,
+  };
   const connectionString =
-    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
-    `BlobEndpoint=http://127.0.0.1:${blob}/${ACCOUNT};QueueEndpoint=http://127.0.0.1:${queue}/${ACCOUNT};` +
-    `TableEndpoint=http://127.0.0.1:${table}/${ACCOUNT};`;
+    `DefaultEndpointsProtocol=${scheme};AccountName=${ACCOUNT};AccountKey=${KEY};` +
+    `BlobEndpoint=${serviceUris.blob};QueueEndpoint=${serviceUris.queue};TableEndpoint=${serviceUris.table};`;
   return {
     connectionString,
+    serviceUris,
     stop: () =>
       new Promise<void>((ok) => {
         if (child.exitCode !== null) return ok();
@@ -169,6 +199,11 @@ export async function startSplitAzurite(location: string): Promise<SplitAzurite>
     `TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};`;
   return {
     connectionString,
+    serviceUris: {
+      blob: `http://127.0.0.1:${blob.port}/${ACCOUNT}`,
+      queue: `http://127.0.0.1:${queue.port}/${ACCOUNT}`,
+      table: `http://127.0.0.1:${table.port}/${ACCOUNT}`,
+    },
     services: { blob, queue, table },
     stop: async () => {
       await Promise.all([blob.stop(), queue.stop(), table.stop()]);

@@ -23,11 +23,36 @@ export interface IdentityOptions {
   clientSecret: string;
   /** Lifetime of issued access tokens, in real seconds. */
   accessTokenLifetimeSeconds: number;
+  /**
+   * A user-assigned managed identity: served on App Service's identity contract
+   * (`GET /msi/token`, header X-IDENTITY-HEADER) and trusted as a federated identity
+   * credential of the app (its `api://AzureADTokenExchange` token is a client assertion).
+   */
+  managedIdentity?: ManagedIdentityOptions;
+}
+
+export interface ManagedIdentityOptions {
+  clientId: string;
+  principalId: string;
+  /** IDENTITY_HEADER: the secret the endpoint requires. */
+  header: string;
+}
+
+/** The audience of a managed identity's token used as a federated credential. */
+export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** What a token request proved: tests check which credential the bot used. */
+export interface TokenGrant {
+  endpoint: 'token' | 'managedIdentity';
+  /** client_secret or client_assertion (token endpoint); the resource (managed identity). */
+  detail: string;
 }
 
 export class TokenService {
   /** Issued access tokens → expiry (epoch ms). Graph requests must carry one of these. */
   private readonly issued = new Map<string, number>();
+  readonly grants: TokenGrant[] = [];
 
   constructor(
     private readonly signer: Signer,
@@ -93,6 +118,7 @@ export class TokenService {
         }),
       },
       { method: 'GET', path: /^\/v1\/keys$/, handle: () => ({ status: 200, body: this.signer.jwks() }) },
+      { method: 'GET', path: /^\/msi\/token$/, handle: (ctx) => this.managedIdentityToken(ctx) },
     ];
   }
 
@@ -155,7 +181,11 @@ export class TokenService {
         `Application with identifier '${clientId ?? ''}' was not found in the directory '${tenant}'.`,
       );
     }
-    if (clientSecret !== this.options.clientSecret) {
+    const assertion = form.get('client_assertion');
+    if (assertion !== null) {
+      const problem = this.assertionProblem(form.get('client_assertion_type'), assertion);
+      if (problem) return aadError(401, 'invalid_client', problem.code, problem.message);
+    } else if (clientSecret !== this.options.clientSecret) {
       return aadError(
         401,
         'invalid_client',
@@ -172,6 +202,10 @@ export class TokenService {
         `The provided value for scope '${scopes.join(' ')}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${GRAPH_SCOPE}).`,
       );
     }
+    this.grants.push({
+      endpoint: 'token',
+      detail: assertion !== null ? 'client_assertion' : 'client_secret',
+    });
     const { accessToken, expiresIn } = this.issue();
     return {
       status: 200,
@@ -182,6 +216,76 @@ export class TokenService {
         ext_expires_in: expiresIn,
         access_token: accessToken,
       },
+    };
+  }
+
+  /** A client assertion must be a token of the federated managed identity, for the exchange audience. */
+  private assertionProblem(type: string | null, assertion: string): { code: number; message: string } | null {
+    const mi = this.options.managedIdentity;
+    if (type !== CLIENT_ASSERTION_TYPE)
+      return { code: 50027, message: `Invalid client_assertion_type '${type ?? ''}'.` };
+    const claims = this.signer.verify(assertion);
+    if (!claims) return { code: 50012, message: 'The client assertion is not a valid signed JWT.' };
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof claims.exp !== 'number' || claims.exp <= now)
+      return { code: 700024, message: 'Client assertion is not within its valid time range.' };
+    if (
+      !mi ||
+      claims.aud !== TOKEN_EXCHANGE_AUDIENCE ||
+      claims.iss !== this.federatedIssuer() ||
+      claims.sub !== mi.principalId
+    ) {
+      return {
+        code: 700213,
+        message: `No matching federated identity record found for presented assertion subject '${String(claims.sub)}'.`,
+      };
+    }
+    return null;
+  }
+
+  private federatedIssuer(): string {
+    return `https://login.microsoftonline.com/${this.options.tenantId}/v2.0`;
+  }
+
+  /**
+   * App Service's identity contract, as ManagedIdentityCredential calls it with
+   * IDENTITY_ENDPOINT and IDENTITY_HEADER set. Storage tokens carry what Azurite's OAuth mode
+   * checks (an Entra issuer, `aud` the resource, nbf/iat/exp).
+   */
+  private managedIdentityToken(ctx: RequestContext): Reply {
+    const mi = this.options.managedIdentity;
+    if (!mi) return { status: 404, body: { error: 'not_found' } };
+    if (ctx.headers['x-identity-header'] !== mi.header)
+      return { status: 401, body: { error: 'invalid_request', error_description: 'X-IDENTITY-HEADER' } };
+    const clientId = ctx.query.get('client_id');
+    const resource = (ctx.query.get('resource') ?? '').replace(/\/+$/, '');
+    if (ctx.query.get('api-version') !== '2019-08-01' || !resource)
+      return {
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'api-version or resource' },
+      };
+    if (clientId !== null && clientId !== mi.clientId)
+      return { status: 400, body: { error: 'invalid_request', error_description: 'unknown identity' } };
+    this.grants.push({ endpoint: 'managedIdentity', detail: resource });
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.options.accessTokenLifetimeSeconds;
+    const exchange = resource === TOKEN_EXCHANGE_AUDIENCE;
+    const token = this.signer.sign({
+      aud: resource,
+      iss: exchange ? this.federatedIssuer() : `https://sts.windows.net/${this.options.tenantId}/`,
+      iat: now,
+      nbf: now,
+      exp,
+      sub: mi.principalId,
+      oid: mi.principalId,
+      appid: mi.clientId,
+      idtyp: 'app',
+      tid: this.options.tenantId,
+      uti: randomUUID(),
+    });
+    return {
+      status: 200,
+      body: { access_token: token, expires_on: String(exp), resource, token_type: 'Bearer' },
     };
   }
 }

@@ -1,4 +1,12 @@
-import { createHash, generateKeyPair, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPair,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 
 /**
@@ -49,6 +57,25 @@ export class Signer {
     const payload = b64url(JSON.stringify(claims));
     const signature = sign('RSA-SHA256', Buffer.from(`${header}.${payload}`), this.privateKey);
     return `${header}.${payload}.${b64url(signature)}`;
+  }
+
+  /** The claims of a compact RS256 JWT this signer signed, or null (bad signature, not a JWT). */
+  verify(token: string): Record<string, unknown> | null {
+    const [header, payload, signature] = token.split('.');
+    if (!header || !payload || !signature) return null;
+    const key = createPublicKey({ key: this.publicJwk, format: 'jwk' });
+    const ok = verify(
+      'RSA-SHA256',
+      Buffer.from(`${header}.${payload}`),
+      key,
+      Buffer.from(signature, 'base64url'),
+    );
+    if (!ok) return null;
+    try {
+      return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
   }
 
   /** The token the platform puts on every notification it POSTs to the bot. */

@@ -3,7 +3,7 @@ import { SimClock } from './clock';
 import { Faults, type FaultOptions } from './faults';
 import { loadCsdl } from './graph/csdl';
 import { GraphApi, type GraphRequestRecord } from './graphApi';
-import { TokenService } from './identity';
+import { TokenService, type ManagedIdentityOptions, type TokenGrant } from './identity';
 import { Notifier, type NotificationRecord } from './notifier';
 import {
   parseCallerScript,
@@ -57,6 +57,11 @@ export interface SimulatorOptions {
   csdlPath?: string;
   /** Lifetime of issued access tokens in real seconds (default 3599). */
   accessTokenLifetimeSeconds?: number;
+  /**
+   * Serve a user-assigned managed identity on App Service's identity contract (see
+   * `identityEndpoint`), trusted as a federated credential of the bot's app.
+   */
+  managedIdentity?: ManagedIdentityOptions;
 }
 
 const DEFAULT_APP_ID = '5e3ce6c0-2b1f-4285-8d4b-75ee78787346';
@@ -122,6 +127,7 @@ export class Simulator {
       clientId: this.clientId,
       clientSecret: this.clientSecret,
       accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3599,
+      ...(options.managedIdentity ? { managedIdentity: options.managedIdentity } : {}),
     });
     this.notifier = new Notifier({
       clock: this.clock,
@@ -207,6 +213,16 @@ export class Simulator {
   /** AZURE_AUTHORITY_HOST for the bot (https origin of the token endpoint). */
   get authorityHost(): string {
     return this.httpsUrl;
+  }
+
+  /** IDENTITY_ENDPOINT for the bot (http, like App Service's local identity endpoint). */
+  get identityEndpoint(): string {
+    return `${this.httpUrl}/msi/token`;
+  }
+
+  /** Every token issued by the token endpoint and the managed identity endpoint, in order. */
+  get tokenGrants(): readonly TokenGrant[] {
+    return [...this.tokens.grants];
   }
 
   get tokenUrl(): string {

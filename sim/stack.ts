@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../host/projectRoot';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +25,21 @@ export interface StackOptions {
   botEnv?: Record<string, string>;
   /** Where the bot processes' log lines go (default: dropped). */
   log?: (line: string) => void;
+  /**
+   * Production identities, no secret: storage through a managed identity (Azurite in OAuth
+   * mode over HTTPS, identity-based AzureWebJobsStorage__* settings) and Graph tokens through
+   * the managed identity as a federated credential, both from the simulator's App
+   * Service-style identity endpoint.
+   */
+  managedIdentity?: boolean;
 }
+
+/** The user-assigned identity of `managedIdentity` stacks. */
+export const STACK_IDENTITY = {
+  clientId: '8f0c3a52-61b6-4a4e-9d3c-0d1f5a7e2b91',
+  principalId: 'c4b1e2d3-7a8f-4e6b-9c0d-1e2f3a4b5c6d',
+  header: 'local-identity-header',
+};
 
 export interface BotInstance {
   port: number;
@@ -94,21 +110,46 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   // Port 0: the kernel picks and binds in one step, so nothing can take the port meanwhile.
   await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
   const botUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const identity = options.managedIdentity === true;
   const [azurite, sim] = await Promise.all([
-    startAzurite(),
-    startSimulator({ graphOverHttps: true, ...(options.sim ?? {}), botCallbackUrl: `${botUrl}/api/calls` }),
+    startAzurite({ oauth: identity }),
+    startSimulator({
+      graphOverHttps: true,
+      ...(identity ? { managedIdentity: STACK_IDENTITY } : {}),
+      ...(options.sim ?? {}),
+      botCallbackUrl: `${botUrl}/api/calls`,
+    }),
   ]);
+  // Two self-signed certificates (simulator, Azurite): one file, as NODE_EXTRA_CA_CERTS takes one.
+  const caDir = await mkdtemp(join(tmpdir(), 'ivr-stack-ca-'));
+  const caCertPath = join(caDir, 'ca.pem');
+  const caFiles = [sim.caCertPath, ...(azurite.caCertPath ? [azurite.caCertPath] : [])];
+  await writeFile(caCertPath, (await Promise.all(caFiles.map((f) => readFile(f, 'utf8')))).join('\n'));
+  const storageEnv: Record<string, string> = identity
+    ? {
+        AzureWebJobsStorage__tableServiceUri: azurite.serviceUris.table,
+        AzureWebJobsStorage__queueServiceUri: azurite.serviceUris.queue,
+        AzureWebJobsStorage__blobServiceUri: azurite.serviceUris.blob,
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: STACK_IDENTITY.clientId,
+        IDENTITY_ENDPOINT: sim.identityEndpoint,
+        IDENTITY_HEADER: STACK_IDENTITY.header,
+      }
+    : { AzureWebJobsStorage: azurite.connectionString };
+  const graphCredentialEnv: Record<string, string> = identity
+    ? { GRAPH_CREDENTIAL: 'federated', GRAPH_MANAGED_IDENTITY_CLIENT_ID: STACK_IDENTITY.clientId }
+    : { AZURE_CLIENT_SECRET: sim.clientSecret };
   const env: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
+    ...storageEnv,
     BOT_APP_ID: sim.botAppId,
     BOT_CALLBACK_URL: botUrl,
     CALLBACK_OPENID_CONFIG_URL: sim.openIdConfigUrl,
     GRAPH_BASE_URL: sim.graphBaseUrl,
     AZURE_TENANT_ID: sim.tenantId,
     AZURE_CLIENT_ID: sim.clientId,
-    AZURE_CLIENT_SECRET: sim.clientSecret,
+    ...graphCredentialEnv,
     AZURE_AUTHORITY_HOST: sim.authorityHost,
-    NODE_EXTRA_CA_CERTS: sim.caCertPath,
+    NODE_EXTRA_CA_CERTS: caCertPath,
     IVR_FLOWS_DIR: options.flowsDir,
     IVR_LOCAL_DEV_HTTP: 'true',
     ...(options.botEnv ?? {}),
@@ -201,6 +242,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await new Promise<void>((ok) => proxy.close(() => ok()));
       await sim.stop();
       await azurite.stop();
+      await rm(caDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readStorageConnection } from '../storage/connection';
 
 /**
  * Every setting the bot reads, validated once in the composition root.
@@ -12,7 +13,14 @@ const httpsUrl = z.url({ protocol: /^https?$/ });
 
 export const settingsSchema = z
   .object({
-    AzureWebJobsStorage: z.string().min(1, 'the storage connection string is required'),
+    // A connection string, or the identity-based settings below (checked together in superRefine).
+    AzureWebJobsStorage: z.string().optional(),
+    AzureWebJobsStorage__accountName: z.string().optional(),
+    AzureWebJobsStorage__tableServiceUri: z.string().optional(),
+    AzureWebJobsStorage__queueServiceUri: z.string().optional(),
+    AzureWebJobsStorage__blobServiceUri: z.string().optional(),
+    AzureWebJobsStorage__credential: z.string().optional(),
+    AzureWebJobsStorage__clientId: z.string().optional(),
     BOT_APP_ID: z.string().min(1, "the bot's app id (the callback token audience) is required"),
     BOT_CALLBACK_URL: httpsUrl,
     CALLBACK_OPENID_CONFIG_URL: httpsUrl.default(
@@ -27,6 +35,17 @@ export const settingsSchema = z
     AZURE_CLIENT_ID: z.string().optional(),
     AZURE_CLIENT_SECRET: z.string().optional(),
     AZURE_CLIENT_CERTIFICATE_PATH: z.string().optional(),
+    AZURE_CLIENT_CERTIFICATE: z.string().optional(),
+    GRAPH_CREDENTIAL: z.enum(['secret', 'certificate', 'federated']).optional(),
+    GRAPH_MANAGED_IDENTITY_CLIENT_ID: z.string().optional(),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z
+      .string()
+      .regex(
+        /^ClientId=[^;]+;Authorization=AAD$/,
+        'must be ClientId=<managed identity client id>;Authorization=AAD',
+      )
+      .optional(),
     AZURE_AUTHORITY_HOST: httpsUrl.optional(),
     IVR_FLOWS_DIR: z.string().min(1).default('flows'),
     IVR_DEFAULT_FLOW: z.string().optional(),
@@ -72,6 +91,8 @@ export const settingsSchema = z
         });
       }
     }
+    for (const p of readStorageConnection(s, 'AzureWebJobsStorage', s.IVR_LOCAL_DEV_HTTP).problems)
+      ctx.addIssue({ code: 'custom', path: [p.setting], message: p.message });
     if (s.AZURE_CLIENT_SECRET && s.AZURE_CLIENT_CERTIFICATE_PATH) {
       ctx.addIssue({
         code: 'custom',
@@ -79,6 +100,29 @@ export const settingsSchema = z
         message: 'set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, not both',
       });
     }
+    if (s.AZURE_CLIENT_CERTIFICATE && s.AZURE_CLIENT_CERTIFICATE_PATH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AZURE_CLIENT_CERTIFICATE'],
+        message: 'set AZURE_CLIENT_CERTIFICATE (PEM text) or AZURE_CLIENT_CERTIFICATE_PATH, not both',
+      });
+    }
+    const needs: Record<string, [boolean, string]> = {
+      secret: [!!s.AZURE_CLIENT_SECRET, 'GRAPH_CREDENTIAL=secret needs AZURE_CLIENT_SECRET'],
+      certificate: [
+        !!(s.AZURE_CLIENT_CERTIFICATE_PATH || s.AZURE_CLIENT_CERTIFICATE),
+        'GRAPH_CREDENTIAL=certificate needs AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_CERTIFICATE',
+      ],
+      federated: [true, ''],
+    };
+    const need = s.GRAPH_CREDENTIAL ? needs[s.GRAPH_CREDENTIAL] : undefined;
+    if (need && !need[0]) ctx.addIssue({ code: 'custom', path: ['GRAPH_CREDENTIAL'], message: need[1] });
+    if (s.GRAPH_MANAGED_IDENTITY_CLIENT_ID && s.GRAPH_CREDENTIAL !== 'federated')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GRAPH_MANAGED_IDENTITY_CLIENT_ID'],
+        message: 'applies only with GRAPH_CREDENTIAL=federated',
+      });
   });
 
 export type Settings = z.infer<typeof settingsSchema>;

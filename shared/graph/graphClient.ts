@@ -165,10 +165,19 @@ export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 export interface CredentialSettings {
   tenantId: string;
   clientId: string;
+  /** Inferred when unset: a secret, else a certificate. */
+  kind?: 'secret' | 'certificate' | 'federated';
   clientSecret?: string;
   certificatePath?: string;
+  /** PEM text (certificate and private key), e.g. a Key Vault reference. */
+  certificate?: string;
+  /** Federated: the user-assigned managed identity whose token is the client assertion (unset: system-assigned). */
+  managedIdentityClientId?: string;
   authorityHost?: string;
 }
+
+/** The audience of a managed identity token used as a federated credential (Entra's fixed value). */
+export const TOKEN_EXCHANGE_SCOPE = 'api://AzureADTokenExchange/.default';
 
 /** Builds the app's credential on first use: @azure/identity is heavy to load, and cold starts count. */
 export async function createCredential(s: CredentialSettings): Promise<TokenCredential> {
@@ -181,15 +190,40 @@ export async function createCredential(s: CredentialSettings): Promise<TokenCred
     // A non-Entra authority (a local simulator) cannot answer MSAL's instance discovery.
     ...(custom ? { disableInstanceDiscovery: true } : {}),
   };
-  if (s.certificatePath) {
-    return new identity.ClientCertificateCredential(
-      s.tenantId,
-      s.clientId,
-      { certificatePath: s.certificatePath },
-      common,
-    );
+  const kind =
+    s.kind ?? (s.clientSecret ? 'secret' : s.certificatePath || s.certificate ? 'certificate' : undefined);
+  if (kind === 'federated') {
+    // No secret anywhere: the app's federated identity credential trusts this managed identity,
+    // whose token for the exchange audience is the client assertion (MSAL caches the result).
+    const mi = s.managedIdentityClientId
+      ? new identity.ManagedIdentityCredential({ clientId: s.managedIdentityClientId })
+      : new identity.ManagedIdentityCredential();
+    const assertion = async () => {
+      const token = await mi.getToken(TOKEN_EXCHANGE_SCOPE);
+      if (!token) throw new Error('the managed identity gave no token for the federated credential');
+      return token.token;
+    };
+    return new identity.ClientAssertionCredential(s.tenantId, s.clientId, assertion, common);
   }
-  if (!s.clientSecret) throw new Error('set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH');
+  if (kind === 'certificate') {
+    return s.certificatePath
+      ? new identity.ClientCertificateCredential(
+          s.tenantId,
+          s.clientId,
+          { certificatePath: s.certificatePath },
+          common,
+        )
+      : new identity.ClientCertificateCredential(
+          s.tenantId,
+          s.clientId,
+          { certificate: s.certificate ?? '' },
+          common,
+        );
+  }
+  if (!s.clientSecret)
+    throw new Error(
+      'no Graph credential: set GRAPH_CREDENTIAL=federated, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE or AZURE_CLIENT_SECRET',
+    );
   return new identity.ClientSecretCredential(s.tenantId, s.clientId, s.clientSecret, common);
 }
 

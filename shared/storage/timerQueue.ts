@@ -27,11 +27,18 @@ export class JsonQueue {
   ) {}
 
   static fromConnectionString(connectionString: string, queueName: string, timeoutMs: number): JsonQueue {
-    return new JsonQueue(async () => {
+    return JsonQueue.of(async () => {
       const { QueueClient } = await import('@azure/storage-queue');
-      const client = new QueueClient(connectionString, queueName);
-      await withTimeout(timeoutMs, undefined, (abortSignal) => client.createIfNotExists({ abortSignal }));
-      return client;
+      return new QueueClient(connectionString, queueName);
+    }, timeoutMs);
+  }
+
+  /** A queue over a client made on first use; the queue is created then. */
+  static of(client: () => Promise<QueueClient>, timeoutMs: number): JsonQueue {
+    return new JsonQueue(async () => {
+      const queue = await client();
+      await withTimeout(timeoutMs, undefined, (abortSignal) => queue.createIfNotExists({ abortSignal }));
+      return queue;
     }, timeoutMs);
   }
 

@@ -1,4 +1,5 @@
 import { loadSettings, SettingsError } from '../../shared/config/settings';
+import { storageConnectionOf } from '../../shared/storage/connection';
 
 const base = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
@@ -58,4 +59,109 @@ test('a secret and a certificate together are refused', () => {
   expect(() =>
     loadSettings({ ...base, AZURE_CLIENT_SECRET: 's', AZURE_CLIENT_CERTIFICATE_PATH: '/c.pem' }),
   ).toThrow(/not both/);
+});
+
+describe('storage connection', () => {
+  const identity = {
+    BOT_APP_ID: 'app',
+    BOT_CALLBACK_URL: 'https://bot.contoso.com',
+    AzureWebJobsStorage__accountName: 'contosoivr',
+    AzureWebJobsStorage__credential: 'managedidentity',
+    AzureWebJobsStorage__clientId: '8f0c3a52-61b6-4a4e-9d3c-0d1f5a7e2b91',
+  };
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadSettings(env);
+      return [];
+    } catch (err) {
+      return (err as SettingsError).problems;
+    }
+  };
+
+  test('an account name with a user-assigned managed identity: the three service URIs follow', () => {
+    expect(problemsOf(identity)).toEqual([]);
+    expect(storageConnectionOf(loadSettings(identity))).toEqual({
+      kind: 'identity',
+      serviceUris: {
+        table: 'https://contosoivr.table.core.windows.net',
+        queue: 'https://contosoivr.queue.core.windows.net',
+        blob: 'https://contosoivr.blob.core.windows.net',
+      },
+      credential: 'managedidentity',
+      clientId: identity.AzureWebJobsStorage__clientId,
+    });
+  });
+
+  test('neither a connection string nor an identity: the error names both ways', () => {
+    const { AzureWebJobsStorage: _, ...none } = base;
+    expect(problemsOf(none)).toEqual([
+      expect.stringMatching(
+        /^AzureWebJobsStorage: required: a connection string, or AzureWebJobsStorage__accountName/,
+      ),
+    ]);
+  });
+
+  test('both ways at once, partial URIs, http, an unknown credential: each named with its rule', () => {
+    expect(problemsOf({ ...identity, AzureWebJobsStorage: 'UseDevelopmentStorage=true' })).toEqual([
+      expect.stringMatching(/^AzureWebJobsStorage__accountName: set AzureWebJobsStorage .* not both$/),
+    ]);
+    const { AzureWebJobsStorage__accountName: _, ...noAccount } = identity;
+    const problems = problemsOf({
+      ...noAccount,
+      AzureWebJobsStorage__tableServiceUri: 'http://contoso.table.core.windows.net',
+      AzureWebJobsStorage__credential: 'connectionstring',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^AzureWebJobsStorage__tableServiceUri: must be https/),
+        expect.stringMatching(
+          /^AzureWebJobsStorage__queueServiceUri: required when AzureWebJobsStorage__accountName/,
+        ),
+        expect.stringMatching(/^AzureWebJobsStorage__blobServiceUri: required when/),
+        expect.stringMatching(/^AzureWebJobsStorage__credential: must be "managedidentity"/),
+      ]),
+    );
+    expect(problemsOf({ ...identity, AzureWebJobsStorage__accountName: 'Bad_Name' })).toEqual([
+      expect.stringMatching(/^AzureWebJobsStorage__accountName: a storage account name is 3-24/),
+    ]);
+  });
+
+  test('the local host reads the same rules from the environment, for any connection name', () => {
+    expect(() => storageConnectionOf({ MyConn__queueServiceUri: 'https://q' }, 'MyConn')).toThrow(
+      /MyConn__tableServiceUri: required/,
+    );
+    expect(storageConnectionOf({ MyConn: 'UseDevelopmentStorage=true' }, 'MyConn')).toEqual({
+      kind: 'connectionString',
+      connectionString: 'UseDevelopmentStorage=true',
+    });
+  });
+});
+
+describe('Graph credential', () => {
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadSettings({ ...base, ...env });
+      return [];
+    } catch (err) {
+      return (err as SettingsError).problems;
+    }
+  };
+
+  test('federated needs no secret; a chosen kind needs its material', () => {
+    expect(
+      problemsOf({ GRAPH_CREDENTIAL: 'federated', GRAPH_MANAGED_IDENTITY_CLIENT_ID: 'mi-client-id' }),
+    ).toEqual([]);
+    expect(problemsOf({ GRAPH_CREDENTIAL: 'secret' })).toEqual([
+      'GRAPH_CREDENTIAL: GRAPH_CREDENTIAL=secret needs AZURE_CLIENT_SECRET',
+    ]);
+    expect(problemsOf({ GRAPH_CREDENTIAL: 'certificate' })).toEqual([
+      expect.stringMatching(/^GRAPH_CREDENTIAL: GRAPH_CREDENTIAL=certificate needs/),
+    ]);
+    expect(problemsOf({ GRAPH_MANAGED_IDENTITY_CLIENT_ID: 'x' })).toEqual([
+      'GRAPH_MANAGED_IDENTITY_CLIENT_ID: applies only with GRAPH_CREDENTIAL=federated',
+    ]);
+    expect(problemsOf({ APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD' })).toEqual([
+      expect.stringMatching(/^APPLICATIONINSIGHTS_AUTHENTICATION_STRING: must be ClientId=/),
+    ]);
+  });
 });
