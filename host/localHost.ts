@@ -22,6 +22,12 @@ export interface LocalHostOptions {
   projectRoot?: string;
   /** Function files to load instead of the package.json "main" glob (tests load the TypeScript sources). */
   functionFiles?: string[];
+  /**
+   * Require this key (x-functions-key header or ?code=) on function- and admin-level HTTP
+   * functions, as the Functions host in Azure does. Core Tools checks none: nor does this host
+   * without one.
+   */
+  functionKey?: string;
   /** Poll storage queues for queue-triggered functions (default true). */
   pollQueues?: boolean;
   log?: (line: string) => void;
@@ -174,6 +180,11 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const candidates = routes.map((r) => ({ r, params: r.match(path) })).filter((c) => c.params);
     const hit = candidates.find((c) => c.r.methods.includes(method));
     if (!hit) return writeResponse(res, { status: candidates.length > 0 ? 405 : 404 });
+    const level = hit.r.reg.options.authLevel ?? 'anonymous';
+    if (options.functionKey !== undefined && level !== 'anonymous') {
+      const given = req.headers['x-functions-key'] ?? url.searchParams.get('code');
+      if (given !== options.functionKey) return writeResponse(res, { status: 401 });
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
