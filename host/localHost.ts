@@ -63,17 +63,24 @@ function routeMatcher(route: string): (path: string) => Record<string, string> |
     .replace(/^\/+|\/+$/g, '')
     .split('/')
     .map((seg) => {
+      // A catch-all {*rest}: the rest of the path, slashes included, possibly empty (ASP.NET routing).
+      const all = /^\{\*(\w+)\}$/.exec(seg);
+      if (all) {
+        names.push(all[1]!);
+        return '\u0000';
+      }
       const p = /^\{(\w+)(?::[^}]*)?(\?)?\}$/.exec(seg);
       if (!p) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       names.push(p[1]!);
       return '([^/]+)';
     })
-    .join('/');
+    .join('/')
+    .replace(/\/?\u0000/, '(?:/(.*))?');
   const re = new RegExp(`^${pattern}$`, 'i');
   return (path) => {
     const m = re.exec(path);
     if (!m) return null;
-    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
   };
 }
 

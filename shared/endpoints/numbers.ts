@@ -76,12 +76,15 @@ async function checkFlow(
   if (!result.flow) return { problems };
   const f = result.flow.flow;
   if (number !== null) {
-    if (f.number !== number) problems.push({ path: '$.number', message: `must be ${number}, the number of the path` });
+    if (f.number !== number)
+      problems.push({ path: '$.number', message: `must be ${number}, the number of the path` });
     const catalog = await getApp().flows();
     const identities: Array<[string, string]> = [
       [f.number, '$.number'],
       ...f.aliases.map((a, i): [string, string] => [a, `$.aliases[${i}]`]),
-      ...(f.applicationInstanceId ? [[f.applicationInstanceId, '$.applicationInstanceId'] as [string, string]] : []),
+      ...(f.applicationInstanceId
+        ? [[f.applicationInstanceId, '$.applicationInstanceId'] as [string, string]]
+        : []),
     ];
     for (const [identity, path] of identities) {
       const owner = catalog.byIdentity.get(identity);
@@ -104,21 +107,64 @@ async function currentOf(
   return file ? { source: 'file', flow: file } : null;
 }
 
+const NOT_FOUND: HttpResponseInit = {
+  status: 404,
+  jsonBody: { error: { code: 'NotFound', message: 'no such endpoint: see the README' } },
+};
+
+/** Routes the group: the path after /api/numbers, with the number decoded (%2B or +). */
+export async function numbersHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const rest = (request.params.path ?? '').replace(/^\/+|\/+$/g, '');
+  const parts = rest === '' ? [] : rest.split('/');
+  const method = request.method.toUpperCase();
+  const params = request.params as Record<string, string>;
+  if (parts.length === 0) return method === 'GET' ? listNumbersHandler() : methodNotAllowed();
+  params.number = safeDecode(parts[0]!);
+  if (parts.length === 1)
+    return ['GET', 'PUT', 'DELETE'].includes(method) ? numberHandler(request, context) : methodNotAllowed();
+  if (parts[1] === 'versions' && parts.length === 2)
+    return method === 'GET' ? versionsHandler(request) : methodNotAllowed();
+  if (parts[1] === 'versions' && parts.length === 3) {
+    params.version = parts[2]!;
+    return method === 'GET' ? versionHandler(request) : methodNotAllowed();
+  }
+  if (parts[1] === 'rollback' && parts.length === 2)
+    return method === 'POST' ? rollbackHandler(request, context) : methodNotAllowed();
+  return NOT_FOUND;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function methodNotAllowed(): HttpResponseInit {
+  return error(405, 'MethodNotAllowed', 'this method is not allowed here');
+}
+
 /** GET /api/numbers */
 export async function listNumbersHandler(): Promise<HttpResponseInit> {
   return { status: 200, jsonBody: { numbers: await getApp().liveFlows.numbers() } };
 }
 
 /** GET | PUT | DELETE /api/numbers/{number} */
-export async function numberHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function numberHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const param = numberParam(request);
   if ('response' in param) return param.response;
   const { number } = param;
   if (request.method === 'GET') {
     const current = await currentOf(number);
     if (!current) return error(404, 'NotFound', `${number} has no flow`);
-    if (current.source === 'store')
-      return flowText(current.stored.text, current.stored.version, 'store');
+    if (current.source === 'store') return flowText(current.stored.text, current.stored.version, 'store');
     return flowText(readFileSync(current.flow.file, 'utf8'), 0, 'file');
   }
   const expected = ifMatch(request);
@@ -176,7 +222,11 @@ async function write(
     });
     const { text: _omit, ...meta } = stored;
     void _omit;
-    return { status: stored.version === 1 ? 201 : 200, headers: { etag: etag(stored.version) }, jsonBody: meta };
+    return {
+      status: stored.version === 1 ? 201 : 200,
+      headers: { etag: etag(stored.version) },
+      jsonBody: meta,
+    };
   } catch (err) {
     if (err instanceof StaleVersionError)
       return error(
@@ -219,7 +269,10 @@ export async function versionHandler(request: HttpRequest): Promise<HttpResponse
 }
 
 /** POST /api/numbers/{number}/rollback {"version": v}: a new version with v's content. */
-export async function rollbackHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function rollbackHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const param = numberParam(request);
   if ('response' in param) return param.response;
   const expected = ifMatch(request);
@@ -241,7 +294,8 @@ export async function rollbackHandler(request: HttpRequest, context: InvocationC
     ]);
   const stored = await getApp().flowStore.version(param.number, version);
   if (!stored) return error(404, 'NotFound', `${param.number} has no version ${version}`);
-  if (stored.deleted) return error(400, 'BadRequest', `version ${version} is a deletion: nothing to roll back to`);
+  if (stored.deleted)
+    return error(400, 'BadRequest', `version ${version} is a deletion: nothing to roll back to`);
   const checked = await checkFlow(stored.text, param.number);
   if (!checked.flow)
     return error(400, 'InvalidFlow', `version ${version} no longer passes validation`, checked.problems);

@@ -43,7 +43,9 @@ export function flowDiagram(flow: FlowFile): string {
     const id = `end${endings++}`;
     if (a.type === 'reject') lines.push(`  ${id}[/${label(`reject (${a.reason})`)}/]`);
     else {
-      const targets = a.targets.map((t) => ('phone' in t ? t.phone : 'user' in t ? `user ${t.user}` : `app ${t.applicationInstance}`));
+      const targets = a.targets.map((t) =>
+        'phone' in t ? t.phone : 'user' in t ? `user ${t.user}` : `app ${t.applicationInstance}`,
+      );
       lines.push(`  ${id}[/${label(`redirect to ${targets.join(', ')}`)}/]`);
     }
     return id;

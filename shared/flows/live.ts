@@ -107,7 +107,11 @@ export class LiveFlows {
       for (const stored of heads) {
         const known = this.heads.get(stored.number);
         if (known && known.stored.version === stored.version) next.set(stored.number, known);
-        else next.set(stored.number, { stored, flow: this.fromStore(stored) ?? known?.flow ?? null });
+        else {
+          // A version that no longer validates keeps the number on the one it had (last known good).
+          const flow = stored.deleted ? null : (this.fromStore(stored) ?? known?.flow ?? null);
+          next.set(stored.number, { stored, flow });
+        }
       }
       this.heads = next;
       this.stamp = stamp;
@@ -126,7 +130,8 @@ export class LiveFlows {
     const name = `store:${stored.number}@${stored.version}`;
     const result = validateFlowText(stored.text, name, this.options.validation);
     if (!result.flow) {
-      for (const p of result.problems) this.options.note(`invalid stored flow, not applied: ${formatProblem(p)}`);
+      for (const p of result.problems)
+        this.options.note(`invalid stored flow, not applied: ${formatProblem(p)}`);
       return null;
     }
     return { ...result.flow, id: stored.number, version: stored.version };
@@ -155,7 +160,8 @@ export class LiveFlows {
       }
     }
     for (const flow of loaded.byId.values()) this.lastGood.set(flow.file, flow);
-    for (const p of [...loaded.problems, ...kept]) this.options.note(`invalid flow, not loaded: ${formatProblem(p)}`);
+    for (const p of [...loaded.problems, ...kept])
+      this.options.note(`invalid flow, not loaded: ${formatProblem(p)}`);
     this.files = { byIdentity, byId, problems: [...loaded.problems, ...kept] };
     if (this.current) this.current = this.build();
   }

@@ -213,7 +213,10 @@ function validateParsed(
       // A play node's prompt index is an array index: $.nodes.x.prompts[1], as in the schema's own problems.
       const path = node.type === 'play' ? [p.path[0]!, Number(p.path[1])] : p.path;
       if (!Object.hasOwn(flow.prompts, p.name))
-        add(['nodes', id, ...path], `no prompt named "${p.name}"${didYouMean(p.name, Object.keys(flow.prompts))}`);
+        add(
+          ['nodes', id, ...path],
+          `no prompt named "${p.name}"${didYouMean(p.name, Object.keys(flow.prompts))}`,
+        );
     }
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
@@ -336,8 +339,20 @@ export function validateFlowText(
  * a syntax error says where, by line and column.
  */
 export function parseFlowText(text: string): { value: unknown } | { problem: string } {
+  // Plain JSON first: the common case, and V8's parser takes any depth (jsonc-parser recurses).
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    // JSONC, or an error to locate.
+  }
   const errors: ParseError[] = [];
-  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  let value: unknown;
+  try {
+    value = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  } catch (err) {
+    if (err instanceof RangeError) return { problem: 'not valid JSON: nested too deeply' };
+    throw err;
+  }
   const first = errors[0];
   if (!first) {
     if (value === undefined) return { problem: 'not valid JSON: the text is empty' };
@@ -392,10 +407,7 @@ function overlappingRanges(flow: FlowFile, add: (path: PropertyKey[], message: s
       for (let k = 1; k < sorted.length; k++) {
         const [a, b] = [sorted[k - 1]!, sorted[k]!];
         if (b.from < a.to)
-          add(
-            ['schedules', name, 'weekly', day, Math.max(a.i, b.i)],
-            `${b.r} overlaps ${a.r} on ${day}`,
-          );
+          add(['schedules', name, 'weekly', day, Math.max(a.i, b.i)], `${b.r} overlaps ${a.r} on ${day}`);
       }
     }
   }

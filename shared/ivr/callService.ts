@@ -119,7 +119,9 @@ export class CallService {
   }
 
   /** The flow (and version) the call started with, for as long as it runs. */
-  private flowOf(ctx: Pick<CallContext, 'flowId' | 'flowVersion'>): LoadedFlow | null | Promise<LoadedFlow | null> {
+  private flowOf(
+    ctx: Pick<CallContext, 'flowId' | 'flowVersion'>,
+  ): LoadedFlow | null | Promise<LoadedFlow | null> {
     const id = ctx.flowId;
     if (!id) return null;
     if (this.deps.flowVersion) return this.deps.flowVersion(id, ctx.flowVersion);

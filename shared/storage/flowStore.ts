@@ -126,7 +126,7 @@ export class TableFlowStore {
 
   /** Every number's current version (tombstones included), with its text. */
   async heads(): Promise<StoredFlow[]> {
-    return this.list(`RowKey ge 'h_' and RowKey lt 'h\``, fromRow);
+    return this.list("RowKey gt 'h_' and RowKey lt 'h_~'", fromRow);
   }
 
   async head(number: string): Promise<StoredFlow | null> {
@@ -153,12 +153,19 @@ export class TableFlowStore {
     return all.sort((a, b) => b.version - a.version);
   }
 
-  private async list<T>(filter: string, map: (e: Record<string, unknown>) => T, select?: string[]): Promise<T[]> {
+  private async list<T>(
+    filter: string,
+    map: (e: Record<string, unknown>) => T,
+    select?: string[],
+  ): Promise<T[]> {
     return this.op(async (c, abortSignal) => {
       const out: T[] = [];
       const rows = c.listEntities<Record<string, unknown>>({
         abortSignal,
-        queryOptions: { filter: `PartitionKey eq '${PARTITION}' and ${filter}`, ...(select ? { select } : {}) },
+        queryOptions: {
+          filter: `PartitionKey eq '${PARTITION}' and ${filter}`,
+          ...(select ? { select } : {}),
+        },
       });
       for await (const e of rows) out.push(map(e));
       return out;
