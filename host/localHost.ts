@@ -67,7 +67,7 @@ function routeMatcher(route: string): (path: string) => Record<string, string> |
       const all = /^\{\*(\w+)\}$/.exec(seg);
       if (all) {
         names.push(all[1]!);
-        return '\u0000';
+        return '{*}';
       }
       const p = /^\{(\w+)(?::[^}]*)?(\?)?\}$/.exec(seg);
       if (!p) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -75,7 +75,7 @@ function routeMatcher(route: string): (path: string) => Record<string, string> |
       return '([^/]+)';
     })
     .join('/')
-    .replace(/\/?\u0000/, '(?:/(.*))?');
+    .replace(/\/?\{\*\}/, '(?:/(.*))?');
   const re = new RegExp(`^${pattern}$`, 'i');
   return (path) => {
     const m = re.exec(path);
