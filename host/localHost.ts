@@ -23,6 +23,12 @@ export interface LocalHostOptions {
   projectRoot?: string;
   /** Function files to load instead of the package.json "main" glob (tests load the TypeScript sources). */
   functionFiles?: string[];
+  /**
+   * Require this key (x-functions-key header or ?code=) on function- and admin-level HTTP
+   * functions, as the Functions host in Azure does. Core Tools checks none: nor does this host
+   * without one.
+   */
+  functionKey?: string;
   /** Poll storage queues for queue-triggered functions (default true). */
   pollQueues?: boolean;
   log?: (line: string) => void;
@@ -58,17 +64,24 @@ function routeMatcher(route: string): (path: string) => Record<string, string> |
     .replace(/^\/+|\/+$/g, '')
     .split('/')
     .map((seg) => {
+      // A catch-all {*rest}: the rest of the path, slashes included, possibly empty (ASP.NET routing).
+      const all = /^\{\*(\w+)\}$/.exec(seg);
+      if (all) {
+        names.push(all[1]!);
+        return '{*}';
+      }
       const p = /^\{(\w+)(?::[^}]*)?(\?)?\}$/.exec(seg);
       if (!p) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       names.push(p[1]!);
       return '([^/]+)';
     })
-    .join('/');
+    .join('/')
+    .replace(/\/?\{\*\}/, '(?:/(.*))?');
   const re = new RegExp(`^${pattern}$`, 'i');
   return (path) => {
     const m = re.exec(path);
     if (!m) return null;
-    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]));
   };
 }
 
@@ -175,6 +188,11 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const candidates = routes.map((r) => ({ r, params: r.match(path) })).filter((c) => c.params);
     const hit = candidates.find((c) => c.r.methods.includes(method));
     if (!hit) return writeResponse(res, { status: candidates.length > 0 ? 405 : 404 });
+    const level = hit.r.reg.options.authLevel ?? 'anonymous';
+    if (options.functionKey !== undefined && level !== 'anonymous') {
+      const given = req.headers['x-functions-key'] ?? url.searchParams.get('code');
+      if (given !== options.functionKey) return writeResponse(res, { status: 401 });
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;

@@ -2,7 +2,8 @@ import type { InvocationContext } from '@azure/functions';
 import { resolve } from 'node:path';
 import { CallbackAuthenticator } from './auth/callbackAuth';
 import { loadSettings, type Settings } from './config/settings';
-import { formatProblem, loadFlowDirectory, type FlowCatalog } from './flows/loader';
+import type { FlowCatalog } from './flows/loader';
+import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
 import { CallService, type RecordingJobQueue } from './ivr/callService';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
@@ -12,6 +13,7 @@ import { TableCallStore } from './storage/callStore';
 import { AzureRecordingBlobStore } from './storage/recordingStore';
 import { TableRecordStore } from './storage/recordStore';
 import { StorageClients, storageConnectionOf } from './storage/connection';
+import { TableFlowStore } from './storage/flowStore';
 import { TableConnector } from './storage/tables';
 import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
 
@@ -31,7 +33,11 @@ export interface RecordingJobs extends RecordingJobQueue {
 export interface App {
   settings: Settings;
   auth: CallbackAuthenticator;
-  flows(): FlowCatalog;
+  /** The cached catalogue (files overlaid by stored flows); a promise only before the first load. */
+  flows(): FlowCatalog | Promise<FlowCatalog>;
+  /** The live catalogue and the stored flows behind it (admin API). */
+  liveFlows: LiveFlows;
+  flowStore: TableFlowStore;
   /**
    * A call service logging to one invocation; `now` lets timers and tests see another clock,
    * `deadline` (epoch ms) cuts its storage requests when the invocation's time is up.
@@ -105,19 +111,26 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     clockSkewSeconds: settings.CALLBACK_CLOCK_SKEW_SECONDS,
   });
   const startupProblems: string[] = [];
-  let catalog: FlowCatalog | null = null;
-  const flows = () => {
-    if (!catalog) {
-      catalog = loadFlowDirectory(resolve(settings.IVR_FLOWS_DIR));
-      for (const p of catalog.problems) startupProblems.push(`invalid flow, not loaded: ${formatProblem(p)}`);
-    }
-    return catalog;
-  };
+  const flowStore = new TableFlowStore(
+    new TableConnector(() => storage.table(settings.IVR_FLOWS_TABLE)),
+    timeoutMs,
+  );
+  const liveFlows = new LiveFlows({
+    dir: resolve(settings.IVR_FLOWS_DIR),
+    store: flowStore,
+    refreshMs: settings.IVR_FLOWS_REFRESH_MS,
+    watchFiles: settings.IVR_FLOWS_WATCH,
+    // Told by the next invocation's logger, like every problem found outside one.
+    note: (problem) => void startupProblems.push(problem),
+  });
+  const flows = () => liveFlows.catalog();
   const callbackUri = `${settings.BOT_CALLBACK_URL.replace(/\/+$/, '')}/api/calls`;
   return {
     settings,
     auth,
     flows,
+    liveFlows,
+    flowStore,
     recordingJobs,
     takeStartupProblems: () => startupProblems.splice(0),
     noteStartupProblems: (problems) => void startupProblems.push(...problems),
@@ -150,6 +163,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         recordingJobs,
         graph,
         flows,
+        flowVersion: (id, version) => liveFlows.flowAt(id, version),
         callbackUri,
         unconfiguredRejectReason: settings.IVR_UNCONFIGURED_REJECT_REASON,
         defaultFlowId: settings.IVR_DEFAULT_FLOW,

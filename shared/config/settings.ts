@@ -58,6 +58,12 @@ export const settingsSchema = z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'a table name is 3-63 letters or digits, starting with a letter')
       .default('ivrrecords'),
+    IVR_FLOWS_TABLE: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'a table name is 3-63 letters or digits, starting with a letter')
+      .default('ivrflows'),
+    IVR_FLOWS_REFRESH_MS: int(100, 60000).default(2000),
+    IVR_FLOWS_WATCH: bool.default(false),
     IVR_RECORDINGS_CONTAINER: z
       .string()
       .regex(

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { FLOW_LIMITS, flowFileSchema, type FlowFile, type FlowLimits, type FlowNode } from './schema';
 
@@ -40,6 +41,8 @@ export interface LoadedFlow {
   id: string;
   file: string;
   flow: FlowFile;
+  /** The stored version (flows put through the admin API); absent for a flow file. */
+  version?: number;
   /** Prompt names reachable from each entry node, in a stable order. */
   promptsByEntry: ReadonlyMap<string, readonly string[]>;
 }
@@ -181,6 +184,8 @@ function validateParsed(
     problems.push({ file, path: jsonPath(path), message });
   // Own keys only: a reference to "constructor" or "toString" must not find Object.prototype's.
   const hasNode = (id: string) => Object.hasOwn(flow.nodes, id);
+  const noNode = (id: string) => `no node named "${id}"${didYouMean(id, Object.keys(flow.nodes))}`;
+  overlappingRanges(flow, add);
 
   // Entry points: every answer action, and the outbound start.
   const entries: Array<{ start: string; path: PropertyKey[] }> = [];
@@ -190,21 +195,28 @@ function validateParsed(
     for (const key of ['open', 'closed'] as const) {
       const name = rule.when[key];
       if (name !== undefined && !Object.hasOwn(flow.schedules, name))
-        add(['rules', i, 'when', key], `no schedule named "${name}"`);
+        add(
+          ['rules', i, 'when', key],
+          `no schedule named "${name}"${didYouMean(name, Object.keys(flow.schedules))}`,
+        );
     }
   });
   if (flow.default.type === 'answer') entries.push({ start: flow.default.start, path: ['default', 'start'] });
   if (flow.outbound) entries.push({ start: flow.outbound.start, path: ['outbound', 'start'] });
 
-  for (const e of entries) if (!hasNode(e.start)) add(e.path, `no node named "${e.start}"`);
+  for (const e of entries) if (!hasNode(e.start)) add(e.path, noNode(e.start));
   for (const [id, node] of Object.entries(flow.nodes)) {
     for (const edge of nodeEdges(node)) {
-      if (!hasNode(edge.to)) add(['nodes', id, ...edge.path], `no node named "${edge.to}"`);
+      if (!hasNode(edge.to)) add(['nodes', id, ...edge.path], noNode(edge.to));
     }
     for (const p of nodePrompts(node)) {
       // A play node's prompt index is an array index: $.nodes.x.prompts[1], as in the schema's own problems.
       const path = node.type === 'play' ? [p.path[0]!, Number(p.path[1])] : p.path;
-      if (!Object.hasOwn(flow.prompts, p.name)) add(['nodes', id, ...path], `no prompt named "${p.name}"`);
+      if (!Object.hasOwn(flow.prompts, p.name))
+        add(
+          ['nodes', id, ...path],
+          `no prompt named "${p.name}"${didYouMean(p.name, Object.keys(flow.prompts))}`,
+        );
     }
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
@@ -317,13 +329,88 @@ export function validateFlowText(
   const { fileBytes } = limitsOf(options);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > fileBytes) return { problems: [tooBig(file, bytes, fileBytes)] };
-  let raw: unknown;
+  const parsed = parseFlowText(text);
+  if ('problem' in parsed) return { problems: [{ file, path: '', message: parsed.problem }] };
+  return validateFlow(parsed.value, file, options);
+}
+
+/**
+ * JSON with comments and trailing commas (JSONC, as editors write it), parsed by jsonc-parser;
+ * a syntax error says where, by line and column.
+ */
+export function parseFlowText(text: string): { value: unknown } | { problem: string } {
+  // Plain JSON first: the common case, and V8's parser takes any depth (jsonc-parser recurses).
   try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    return { problems: [{ file, path: '', message: `not valid JSON: ${(err as Error).message}` }] };
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    // JSONC, or an error to locate.
   }
-  return validateFlow(raw, file, options);
+  const errors: ParseError[] = [];
+  let value: unknown;
+  try {
+    value = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  } catch (err) {
+    if (err instanceof RangeError) return { problem: 'not valid JSON: nested too deeply' };
+    throw err;
+  }
+  const first = errors[0];
+  if (!first) {
+    if (value === undefined) return { problem: 'not valid JSON: the text is empty' };
+    return { value };
+  }
+  const before = text.slice(0, first.offset);
+  const line = before.split('\n').length;
+  const column = first.offset - before.lastIndexOf('\n');
+  return {
+    problem: `not valid JSON at line ${line}, column ${column}: ${humanParseError(printParseErrorCode(first.error))}`,
+  };
+}
+
+function humanParseError(code: string): string {
+  // "CommaExpected" -> "comma expected"
+  return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** `; did you mean "x"?` when a known name is a likely misspelling of `name`, else nothing. */
+export function didYouMean(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  // A third of the name's length (at least 2 edits): further than that is another name, not a typo.
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))
+    ? `; did you mean "${best}"?`
+    : '';
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return Infinity;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Two open ranges of one day that overlap are a mistake (which one was meant?): refused. */
+function overlappingRanges(flow: FlowFile, add: (path: PropertyKey[], message: string) => void): void {
+  for (const [name, schedule] of Object.entries(flow.schedules)) {
+    for (const [day, ranges] of Object.entries(schedule.weekly)) {
+      const sorted = (ranges ?? [])
+        .map((r, i) => ({ r, i, from: r.slice(0, 5), to: r.slice(6) }))
+        .sort((x, y) => (x.from < y.from ? -1 : x.from > y.from ? 1 : x.i - y.i));
+      for (let k = 1; k < sorted.length; k++) {
+        const [a, b] = [sorted[k - 1]!, sorted[k]!];
+        if (b.from < a.to)
+          add(['schedules', name, 'weekly', day, Math.max(a.i, b.i)], `${b.r} overlaps ${a.r} on ${day}`);
+      }
+    }
+  }
 }
 
 function tooBig(file: string, bytes: number, limit: number): FlowProblem {

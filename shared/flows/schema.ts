@@ -1,3 +1,4 @@
+import { isPossiblePhoneNumber } from 'libphonenumber-js/min';
 import { z } from 'zod';
 
 /**
@@ -35,7 +36,14 @@ const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const nodeId = z.string().regex(NAME, 'a node id is a letter then up to 63 letters, digits, _ or -');
 const promptName = z.string().regex(NAME, 'a prompt name is a letter then up to 63 letters, digits, _ or -');
-const e164 = z.string().regex(E164, 'an E.164 number such as +14255550100');
+// The shape, then the numbering plan of its country code (libphonenumber's lengths): +1312555 is refused.
+const e164 = z
+  .string()
+  .regex(E164, 'an E.164 number such as +14255550100')
+  .refine(isPossiblePhoneNumber, {
+    message: 'not a possible phone number: too short or too long for its country code',
+    when: (payload) => payload.issues.length === 0,
+  });
 
 export const callerPatternSchema = z
   .string()

@@ -14,7 +14,6 @@ import {
   runsBeforeCommit,
   stepAll,
   type Command,
-  type EngineEnv,
   type IvrEvent,
 } from './engine';
 import type { RecordingJob } from './recordingArchiver';
@@ -41,7 +40,13 @@ export interface CallServiceDeps {
   timers: TimerQueue;
   recordingJobs: RecordingJobQueue;
   graph: GraphClient;
-  flows: () => FlowCatalog;
+  /** The current flows: a promise only while the process has none cached yet. */
+  flows: () => FlowCatalog | Promise<FlowCatalog>;
+  /**
+   * The exact flow a call started with (a stored version, or a file's flow when `version` is
+   * absent); without it, the catalogue's flow of that id.
+   */
+  flowVersion?: (id: string, version: number | undefined) => LoadedFlow | null | Promise<LoadedFlow | null>;
   callbackUri: string;
   unconfiguredRejectReason: 'none' | 'busy' | 'forbidden';
   defaultFlowId?: string;
@@ -108,12 +113,22 @@ export class CallService {
     return this.now().toISOString();
   }
 
-  private flowById(id: string | null): LoadedFlow | null {
-    return id ? (this.deps.flows().byId.get(id) ?? null) : null;
+  /** Awaits only when there is something to wait for: the hot path stays free of extra turns. */
+  private catalog(): FlowCatalog | Promise<FlowCatalog> {
+    return this.deps.flows();
   }
 
-  private env(ctx: Pick<CallContext, 'flowId'>): EngineEnv {
-    return { callbackUri: this.deps.callbackUri, flow: this.flowById(ctx.flowId) };
+  /** The flow (and version) the call started with, for as long as it runs. */
+  private flowOf(
+    ctx: Pick<CallContext, 'flowId' | 'flowVersion'>,
+  ): LoadedFlow | null | Promise<LoadedFlow | null> {
+    const id = ctx.flowId;
+    if (!id) return null;
+    if (this.deps.flowVersion) return this.deps.flowVersion(id, ctx.flowVersion);
+    const catalog = this.catalog();
+    return catalog instanceof Promise
+      ? catalog.then((c) => c.byId.get(id) ?? null)
+      : (catalog.byId.get(id) ?? null);
   }
 
   // ---- notifications ----
@@ -136,7 +151,8 @@ export class CallService {
   }
 
   private async onIncoming(callId: string, call: CallResource, tenantId: string): Promise<void> {
-    const catalog = this.deps.flows();
+    const cached = this.catalog();
+    const catalog = cached instanceof Promise ? await cached : cached;
     const identities = calledIdentities(call);
     const configured = identities.map((id) => catalog.byIdentity.get(id)).find(Boolean);
     const flow =
@@ -287,7 +303,9 @@ export class CallService {
       }
       const base =
         guard.link && guard.callId && !stored.callId ? { ...stored, callId: guard.callId } : stored;
-      const { ctx, commands } = stepAll(base, events, this.env(stored));
+      const found = this.flowOf(stored);
+      const flow = found instanceof Promise ? await found : found;
+      const { ctx, commands } = stepAll(base, events, { callbackUri: this.deps.callbackUri, flow });
       if (ctx === stored) return true; // a repeat, or nothing to do
       for (const command of commands.filter(runsBeforeCommit)) await this.runBeforeCommit(ctx, command);
       const after = commands.filter((c) => !runsBeforeCommit(c));
@@ -388,7 +406,7 @@ export class CallService {
         );
         return;
       case 'archiveRecording': {
-        const policy = this.flowById(ctx.flowId)?.flow.recordings ?? { persist: true, retentionDays: 30 };
+        const policy = (await this.flowOf(ctx))?.flow.recordings ?? { persist: true, retentionDays: 30 };
         await this.deps.recordingJobs.enqueue({
           callId: ctx.callId ?? ctx.clientContext,
           seq: command.seq,
@@ -486,7 +504,7 @@ export class CallService {
     from: string;
     to: string;
   }): Promise<{ clientContext: string; callId: string | null; failure?: string }> {
-    const flow = this.deps.flows().byIdentity.get(request.from);
+    const flow = (await this.catalog()).byIdentity.get(request.from);
     if (!flow) throw new OutboundRequestError(`no flow configures ${request.from}`);
     if (!flow.flow.outbound)
       throw new OutboundRequestError(`the flow of ${request.from} has no outbound entry`);

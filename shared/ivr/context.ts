@@ -65,8 +65,10 @@ export interface CallContext {
   tenantId: string | null;
   /** Our number (or identity) whose flow runs the call. */
   number: string | null;
-  /** Flow file id (file name without .json); null for an unconfigured number. */
+  /** Flow file id (file name without .json), or the number of a stored flow; null for an unconfigured number. */
   flowId: string | null;
+  /** The stored flow's version the call started with (absent for a flow file): kept until the call ends. */
+  flowVersion?: number;
   /** The other party: the caller of an incoming call, the callee of an outbound one. */
   party: string | null;
   decision: Decision;

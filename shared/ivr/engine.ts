@@ -136,6 +136,7 @@ function newContext(
     tenantId: info.tenantId,
     number: info.number,
     flowId: flow?.id ?? null,
+    ...(flow?.version ? { flowVersion: flow.version } : {}),
     party: info.party,
     decision,
     phase: direction === 'incoming' ? 'incoming' : 'dialing',

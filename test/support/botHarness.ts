@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
-import { createApp, useApp } from '../../shared/app';
+import { createApp, getApp, useApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
 import { functionFiles, startLocalHost, type LocalHost } from '../../host/localHost';
 import { projectRoot } from '../../host/projectRoot';
@@ -34,6 +34,8 @@ export async function startBotHarness(
   options: {
     flows?: Record<string, unknown>;
     env?: Record<string, string>;
+    /** Required on function-level endpoints when set, as in Azure. */
+    functionKey?: string;
     /** Another storage emulator than a fresh in-memory Azurite (fault tests). */
     azurite?: () => Promise<Azurite>;
   } = {},
@@ -60,6 +62,7 @@ export async function startBotHarness(
     IVR_FLOWS_DIR: flowsDir,
     IVR_CALLS_TABLE: `calls${suffix}`,
     IVR_RECORDS_TABLE: `records${suffix}`,
+    IVR_FLOWS_TABLE: `flows${suffix}`,
     IVR_LOCAL_DEV_HTTP: 'true',
     ...(options.env ?? {}),
   };
@@ -76,6 +79,7 @@ export async function startBotHarness(
     port: 0,
     functionFiles: files,
     log: () => undefined,
+    ...(options.functionKey ? { functionKey: options.functionKey } : {}),
   });
   return {
     host,
@@ -97,6 +101,7 @@ export async function startBotHarness(
       TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
     async stop() {
       await host.close();
+      getApp().liveFlows.close();
       useApp(null);
       await Promise.all([azurite.stop(), graph.close(), issuer.close()]);
     },

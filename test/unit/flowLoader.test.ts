@@ -465,9 +465,11 @@ describe('validateFlowText', () => {
     expect(r.problems[0]).toEqual({
       file: FILE,
       path: '',
-      message: expect.stringMatching(/^not valid JSON: .+/),
+      message: expect.stringMatching(/^not valid JSON at line \d+, column \d+: .+/),
     });
-    expect(formatProblem(r.problems[0]!)).toMatch(/^\/flows\/contoso\.json: \(file\): not valid JSON: /);
+    expect(formatProblem(r.problems[0]!)).toMatch(
+      /^\/flows\/contoso\.json: \(file\): not valid JSON at line 1/,
+    );
   });
 
   it('formats problems as file: path: message', () => {
