@@ -5,7 +5,7 @@ import { loadSettings, type Settings } from './config/settings';
 import type { FlowCatalog } from './flows/loader';
 import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
-import { CallService, type RecordingJobQueue } from './ivr/callService';
+import { CallService, type CallObserver, type RecordingJobQueue } from './ivr/callService';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
 import { RECORDINGS_POISON_QUEUE, RECORDINGS_QUEUE, TIMER_QUEUE } from './queues';
 import type { Logger } from './logging';
@@ -42,7 +42,7 @@ export interface App {
    * A call service logging to one invocation; `now` lets timers and tests see another clock,
    * `deadline` (epoch ms) cuts its storage requests when the invocation's time is up.
    */
-  calls(log: Logger, options?: { now?: () => Date; deadline?: number }): CallService;
+  calls(log: Logger, options?: { now?: () => Date; deadline?: number; observer?: CallObserver }): CallService;
   archiver(log: Logger): RecordingArchiver;
   recordingJobs: RecordingJobs;
   /**
@@ -171,6 +171,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         log,
         now: options.now,
         deadline: options.deadline,
+        observer: options.observer,
       });
     },
     archiver: (log) =>

@@ -1,8 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { context as otelContext } from '@opentelemetry/api';
 import { getApp, invocationLogger } from '../app';
 import { CallbackAuthError } from '../auth/callbackAuth';
 import { jsonError, readJsonBody } from '../functions/http';
 import { NotificationFormatError, parseNotificationBatch } from '../graph/notifications';
+import { startAzureMonitor } from '../telemetry/azureMonitor';
+import { NotificationTelemetry } from '../telemetry/callTelemetry';
 
 /**
  * POST /api/calls: authenticated, validated item by item, then handed to the IVR within a
@@ -42,9 +45,20 @@ export async function callsHandler(
 
   const source = { tenantId: identity.tenantId, contextKey: request.query.get('ctx') };
   const deadlineMs = app.settings.IVR_NOTIFICATION_DEADLINE_MS;
-  const calls = app.calls(log, { deadline: Date.now() + deadlineMs });
+  const deadline = Date.now() + deadlineMs;
   const work = (async () => {
-    for (const n of batch.notifications) await calls.handleNotification(n, source);
+    for (const n of batch.notifications) {
+      // One span per notification, in its call's trace; the service reports what it changed.
+      const telemetry = new NotificationTelemetry(n);
+      const calls = app.calls(log, { deadline, observer: telemetry });
+      try {
+        await otelContext.with(telemetry.context, () => calls.handleNotification(n, source));
+        telemetry.end();
+      } catch (err) {
+        telemetry.end(err as Error);
+        throw err;
+      }
+    }
   })();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((done) => {
@@ -72,13 +86,17 @@ function unavailable(message: string): HttpResponseInit {
   return jsonError(503, 'ServiceUnavailable', message, { 'Retry-After': '1' });
 }
 
-/** The start hook: keys, token, flows and the call key secret before the first call, bounded to 5 s. */
+/** The start hook: telemetry, then keys, token, flows and the call key secret before the first call, bounded to 5 s. */
 export async function warmUpOnStart(): Promise<void> {
   const app = getApp();
   const timeout = new Promise<string[]>((done) =>
     setTimeout(() => done(['not finished within 5 s']), 5000).unref(),
   );
   try {
+    // Telemetry first: its instrumentation must be in place before the requests it watches.
+    await startAzureMonitor(app.settings).catch((err: Error) =>
+      app.noteStartupProblems([`telemetry not started: ${err.message}`]),
+    );
     const problems = await Promise.race([app.warmUp(), timeout]);
     app.noteStartupProblems(problems.map((p) => `warm-up: ${p}`));
   } catch (err) {

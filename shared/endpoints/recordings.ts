@@ -1,6 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
 import { RECORDING_ATTEMPTS, recordingJobSchema, RETRY_DELAYS_SECONDS } from '../ivr/recordingArchiver';
+import { recordingOutcome } from '../telemetry/callTelemetry';
 import { safeJson } from './timers';
 
 /** host.json's queues.maxDequeueCount: the host's own retries when a run throws (storage down). */
@@ -26,7 +27,7 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
   const archiver = app.archiver(log);
   try {
     const result = await archiver.archive(job);
-    if (!('retry' in result)) return;
+    if (!('retry' in result)) return recordingOutcome(result.status, job.number);
     if (job.attempt < RECORDING_ATTEMPTS) {
       await app.recordingJobs.enqueue(
         { ...job, attempt: job.attempt + 1 },
@@ -35,6 +36,7 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
       return;
     }
     await archiver.lose(job, `gave up after ${job.attempt} attempts: ${result.retry}`);
+    recordingOutcome('lost', job.number);
     await app.recordingJobs.poison(job, result.retry);
   } catch (err) {
     const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);

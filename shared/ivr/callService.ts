@@ -30,6 +30,23 @@ import type { RecordingJob } from './recordingArchiver';
 
 export type { Logger } from '../logging';
 
+/**
+ * What telemetry (or anything else) may watch of a call, without the shell knowing who
+ * watches: the telemetry room implements it, the shell only calls it.
+ */
+export interface CallObserver {
+  /** A notification changed a call; `before` is null for a call just decided. */
+  changed(before: CallContext | null, after: CallContext): void;
+  /** A storage or Graph request of the call finished, at these epoch-ms times, or failed. */
+  request(
+    kind: 'storage' | 'graph',
+    name: string,
+    startedAt: number,
+    endedAt: number,
+    failure?: { status?: number; code?: string },
+  ): void;
+}
+
 export interface RecordingJobQueue {
   enqueue(job: RecordingJob, delaySeconds?: number): Promise<void>;
 }
@@ -56,6 +73,7 @@ export interface CallServiceDeps {
   now?: () => Date;
   /** When the notification's time is up (epoch ms): storage requests are cut there. */
   deadline?: number;
+  observer?: CallObserver;
   /** Waits between checks of an uncertain write (tests pass their own). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -175,7 +193,9 @@ export class CallService {
     const written = { ...ctx, writeId: newWriteId() };
     try {
       // The insert is the claim: a redelivered or concurrent copy stops here, before any Graph request.
-      etag = await this.deps.store.create(written, this.deps.deadline);
+      etag = await this.timed('storage', 'insert context', () =>
+        this.deps.store.create(written, this.deps.deadline),
+      );
     } catch (err) {
       if (!(err instanceof ConflictError)) {
         this.settleUncertainWrite(err, clientContext, written.writeId, commands);
@@ -184,6 +204,7 @@ export class CallService {
       this.log.info('incoming call already handled (redelivered notification)', { callId });
       return;
     }
+    this.deps.observer?.changed(null, written);
     this.log.info('incoming call decided', {
       callId,
       number: ctx.number,
@@ -282,7 +303,9 @@ export class CallService {
     // (known is set), what follows from it must finish whatever the deadline.
     const deadline = known ? undefined : this.deps.deadline;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = next ?? (await this.deps.store.get(clientContext, deadline));
+      const current =
+        next ??
+        (await this.timed('storage', 'read context', () => this.deps.store.get(clientContext, deadline)));
       next = undefined;
       if (!current) return false;
       const stored = current.value;
@@ -312,12 +335,15 @@ export class CallService {
       const written = { ...ctx, writeId: newWriteId() };
       let etag: string;
       try {
-        etag = await this.deps.store.replace(written, current.etag, deadline);
+        etag = await this.timed('storage', 'write context', () =>
+          this.deps.store.replace(written, current.etag, deadline),
+        );
       } catch (err) {
         if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
         this.settleUncertainWrite(err, clientContext, written.writeId, after);
         throw err;
       }
+      this.deps.observer?.changed(stored, written);
       await this.execute({ value: written, etag }, after);
       return true;
     }
@@ -397,6 +423,27 @@ export class CallService {
       await this.apply(ctx.clientContext, followUps, {}, changedElsewhere ? undefined : current);
   }
 
+  /** Runs a request, telling the observer (if any) how long it took and how it failed. */
+  private async timed<T>(kind: 'storage' | 'graph', name: string, op: () => Promise<T>): Promise<T> {
+    const observer = this.deps.observer;
+    if (!observer) return op();
+    const startedAt = Date.now();
+    try {
+      const result = await op();
+      observer.request(kind, name, startedAt, Date.now());
+      return result;
+    } catch (err) {
+      const e = err as { status?: unknown; statusCode?: unknown; code?: unknown };
+      const status =
+        typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+      observer.request(kind, name, startedAt, Date.now(), {
+        status,
+        code: typeof e.code === 'string' ? e.code : undefined,
+      });
+      throw err;
+    }
+  }
+
   private async runBeforeCommit(ctx: CallContext, command: Command): Promise<void> {
     switch (command.kind) {
       case 'startTimer':
@@ -439,11 +486,15 @@ export class CallService {
       case 'subscribeToTone':
       case 'cancelMediaProcessing':
       case 'transfer':
-        await graph.callAction(requireCallId(callId), command.kind, command.body);
+        await this.timed('graph', command.kind, () =>
+          graph.callAction(requireCallId(callId), command.kind, command.body),
+        );
         return null;
       case 'playPrompt':
       case 'recordResponse': {
-        const res = await graph.callAction(requireCallId(callId), command.kind, command.body);
+        const res = await this.timed('graph', command.kind, () =>
+          graph.callAction(requireCallId(callId), command.kind, command.body),
+        );
         const op = operationResourceSchema.safeParse(res.body);
         // A completed or failed answer gets no notification: feed it to the engine now.
         if (op.success && (op.data.status === 'completed' || op.data.status === 'failed')) {
@@ -453,7 +504,7 @@ export class CallService {
       }
       case 'hangUp':
         try {
-          await graph.deleteCall(requireCallId(callId));
+          await this.timed('graph', 'hangUp', () => graph.deleteCall(requireCallId(callId)));
         } catch (err) {
           if (err instanceof GraphError && err.status === 404) {
             return {
@@ -467,7 +518,9 @@ export class CallService {
         }
         return null;
       case 'createCall': {
-        const res = await graph.post('/communications/calls', command.body);
+        const res = await this.timed('graph', 'createCall', () =>
+          graph.post('/communications/calls', command.body),
+        );
         const id = (res.body as { id?: unknown } | null)?.id;
         if (typeof id !== 'string' || !id) throw new Error('create call answered without a call id');
         // Lookups by call id (the status endpoint, a notification without its callback key) follow this link.
