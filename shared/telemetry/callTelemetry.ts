@@ -91,16 +91,14 @@ export class NotificationTelemetry implements CallObserver {
   constructor(n: ParsedNotification) {
     const callId = n.kind === 'other' ? null : n.callId;
     const parent = callId ? callTraceContext(callId) : ROOT_CONTEXT;
-    this.span = trace
-      .getTracer(SCOPE)
-      .startSpan(
-        `notification ${describe(n)}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: { ...(callId ? { 'ivr.call_id': callId } : {}), 'ivr.notification': describe(n) },
-        },
-        parent,
-      );
+    this.span = trace.getTracer(SCOPE).startSpan(
+      `notification ${describe(n)}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { ...(callId ? { 'ivr.call_id': callId } : {}), 'ivr.notification': describe(n) },
+      },
+      parent,
+    );
     this.context = trace.setSpan(parent, this.span);
   }
 
