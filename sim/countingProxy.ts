@@ -50,6 +50,8 @@ export interface Upstream {
 
 function classify(service: StorageService, method: string, path: string): StorageRequest['kind'] {
   if (service === 'queue' && method === 'GET' && /\/messages\/?$/.test(path)) return 'poll';
+  // Each instance's background check of the stored flow catalogue (every IVR_FLOWS_REFRESH_MS).
+  if (service === 'table' && method === 'GET' && /\/ivrflows\(/.test(path)) return 'poll';
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 
