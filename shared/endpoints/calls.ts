@@ -5,7 +5,7 @@ import { CallbackAuthError } from '../auth/callbackAuth';
 import { jsonError, readJsonBody } from '../functions/http';
 import { NotificationFormatError, parseNotificationBatch } from '../graph/notifications';
 import { startAzureMonitor } from '../telemetry/azureMonitor';
-import { NotificationTelemetry } from '../telemetry/callTelemetry';
+import { callTelemetryEnabled, NotificationTelemetry } from '../telemetry/callTelemetry';
 
 /**
  * POST /api/calls: authenticated, validated item by item, then handed to the IVR within a
@@ -47,6 +47,11 @@ export async function callsHandler(
   const deadlineMs = app.settings.IVR_NOTIFICATION_DEADLINE_MS;
   const deadline = Date.now() + deadlineMs;
   const work = (async () => {
+    if (!callTelemetryEnabled()) {
+      const calls = app.calls(log, { deadline });
+      for (const n of batch.notifications) await calls.handleNotification(n, source);
+      return;
+    }
     for (const n of batch.notifications) {
       // One span per notification, in its call's trace; the service reports what it changed.
       const telemetry = new NotificationTelemetry(n);

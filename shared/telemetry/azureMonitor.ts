@@ -1,4 +1,5 @@
 import type { Settings } from '../config/settings';
+import { useCallTelemetry } from './callTelemetry';
 
 /**
  * Starts the Azure Monitor OpenTelemetry distro when APPLICATIONINSIGHTS_CONNECTION_STRING is
@@ -23,5 +24,6 @@ export async function startAzureMonitor(settings: Settings): Promise<boolean> {
     enableLiveMetrics: false,
   });
   started = true;
+  useCallTelemetry();
   return true;
 }

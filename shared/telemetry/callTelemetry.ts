@@ -25,6 +25,18 @@ import type { CallContext } from '../ivr/context';
 
 const SCOPE = 'graph-ivr';
 
+let enabled = false;
+/**
+ * Turns call telemetry on (Azure Monitor's start does; tests that register their own SDK
+ * too). Off, the calls endpoint creates no spans at all: the hot path pays nothing for it.
+ */
+export function useCallTelemetry(on = true): void {
+  enabled = on;
+}
+export function callTelemetryEnabled(): boolean {
+  return enabled;
+}
+
 /** Every notification of a call joins one trace, whose id is derived from the call id. */
 export function callTraceContext(callId: string): Context {
   const h = createHash('sha256').update(callId, 'utf8').digest('hex');
@@ -176,5 +188,6 @@ export class NotificationTelemetry implements CallObserver {
 
 /** A recording's final outcome (stored, discarded, lost). */
 export function recordingOutcome(outcome: string, number: string | null): void {
+  if (!enabled) return;
   instruments().recordings.add(1, { outcome, number: number ?? 'unknown' });
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { useCallTelemetry } from '../../shared/telemetry/callTelemetry';
 import { metrics, trace } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -40,6 +41,7 @@ beforeAll(async () => {
     new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
   );
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  useCallTelemetry();
   bot = await startBotHarness({
     flows: {
       'otel.json': {
