@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { startBotHarness, incomingCall, callUpdate, rows, type BotHarness } from '../support/botHarness';
 import { resourceIdFor } from '../../shared/ivr/media';
 import { expectedContextKey } from '../support/keys';
@@ -171,7 +172,11 @@ test('an application instance id routes to the flow that names it', async () => 
   expect(res.status).toBe(202);
   const ctx = JSON.parse(String((await contextRows(callId)).contexts[0]!.data));
   expect(ctx.number).toBe('+14255550100');
-  expect(['answer', 'redirect']).toContain(requestsFor(callId)[0]!.action);
+  // The example flow answers in office hours and redirects after them: the one request sent
+  // is the one its decision (made at the call's own time) says.
+  expect(ctx.decision.type === 'answer' || ctx.decision.type === 'redirect').toBe(true);
+  expect(requestsFor(callId).map((r) => r.action)).toEqual([ctx.decision.type]);
+  expect(ctx.decision.rule).toBe(ctx.decision.type === 'answer' ? 'default' : 'after hours');
 });
 
 test('a blocked caller is rejected as forbidden; a withheld number matches "anonymous"', async () => {
@@ -289,6 +294,53 @@ test('a body that breaks the schema gets 400 naming the field', async () => {
 test('a body over 1 MiB gets 413', async () => {
   const res = await bot.notify(JSON.stringify({ value: [], padding: 'x'.repeat(1024 * 1024 + 10) }));
   expect(res.status).toBe(413);
+});
+
+/** POSTs raw bytes with node's client, so the test controls chunking and Content-Length. */
+function rawPost(chunks: Buffer[], headers: Record<string, string>): Promise<number> {
+  return bot.issuer.sign().then(
+    (token) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          `${bot.host.url}/api/calls`,
+          { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      }),
+  );
+}
+
+test('a chunked body over 1 MiB (no Content-Length) gets 413, counted across chunks', async () => {
+  // Many chunks, each well under the limit: only their running total is over it.
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const chunks = [
+    Buffer.from('{"value":[],"padding":"'),
+    ...Array.from({ length: 17 }, () => chunk),
+    Buffer.from('"}'),
+  ];
+  expect(await rawPost(chunks, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })).toBe(
+    413,
+  );
+});
+
+test('a chunked body just under 1 MiB is read whole', async () => {
+  const callId = newCallId();
+  const body = JSON.stringify(incomingCall(callId, { to: '+14255550111' }));
+  const padded = `${body.slice(0, -1)},"padding":"${' '.repeat(1024 * 1024 - body.length - 20)}"}`;
+  expect(Buffer.byteLength(padded)).toBeLessThanOrEqual(1024 * 1024);
+  const chunks = Array.from({ length: Math.ceil(padded.length / 65536) }, (_, i) =>
+    Buffer.from(padded.slice(i * 65536, (i + 1) * 65536)),
+  );
+  expect(await rawPost(chunks, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })).toBe(
+    202,
+  );
+  expect(requestsFor(callId).map((r) => r.action)).toEqual(['answer']);
 });
 
 test('notifications the IVR does not handle are acknowledged', async () => {

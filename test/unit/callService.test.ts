@@ -34,7 +34,12 @@ class MemoryStore implements CallStore {
     const row = this.rows.get(key);
     return row ? structuredClone(row) : null;
   }
+  /** Called before an insert lands: lets a test run a competing copy to completion first. */
+  beforeCreate: (() => Promise<void>) | null = null;
   async create(ctx: CallContext) {
+    const hook = this.beforeCreate;
+    this.beforeCreate = null;
+    if (hook) await hook();
     this.writes++;
     if (this.rows.has(ctx.clientContext)) throw new ConflictError();
     const etag = `e${++this.n}`;
@@ -405,4 +410,64 @@ describe('a recording cut short by a hang-up is never lost', () => {
     ]);
     expect(timers).toEqual([]);
   });
+});
+
+describe('races, with the interleaving set by the test', () => {
+  test('a write that loses to a different event is re-decided on top of it: both take effect', async () => {
+    const { sent, store, service } = setup();
+    await service.handleNotification(incoming('race1', '+14255550100'), FROM_TENANT);
+    await service.handleNotification(update('race1', { state: 'established' }), FROM_TENANT);
+    const hello = sent.filter((s) => s.action === 'playPrompt')[0]!.body as { clientContext: string };
+    await service.handleNotification(
+      operation('race1', hello.clientContext, { status: 'completed' }),
+      FROM_TENANT,
+    );
+    const menuPrompt = sent.filter((s) => s.action === 'playPrompt')[1]!.body as { clientContext: string };
+    // While this instance applies the caller's key, another applies the menu prompt's completion.
+    store.beforeReplace = async () => {
+      await service.handleNotification(
+        operation('race1', menuPrompt.clientContext, { status: 'completed' }),
+        FROM_TENANT,
+      );
+    };
+    await service.handleNotification(
+      update('race1', { toneInfo: { sequenceId: 1, tone: 'tone1' } }),
+      FROM_TENANT,
+    );
+    const ctx = [...store.rows.values()][0]!.value;
+    // The key chose option 1 (bye: hang up), after the prompt had completed: neither was lost.
+    expect([ctx.digits, ctx.node, ctx.phase]).toEqual([['1'], 'bye', 'hangingUp']);
+    expect(ctx.visited).toEqual(['hello', 'menu', 'bye']);
+    expect(sent.map((s) => s.action)).toEqual([
+      'answer',
+      'subscribeToTone',
+      'playPrompt',
+      'playPrompt',
+      'delete',
+    ]);
+  });
+
+  test('two copies of an incoming notification: the copy whose insert comes second sends nothing', async () => {
+    const { sent, store, service } = setup();
+    const n = incoming('race2', '+14255550100');
+    // The first copy decides, then pauses before its insert while the second copy runs to the end.
+    store.beforeCreate = async () => {
+      await service.handleNotification(n, FROM_TENANT);
+    };
+    await service.handleNotification(n, FROM_TENANT);
+    expect(sent.map((s) => s.action)).toEqual(['answer']);
+    expect(store.rows.size).toBe(1);
+  });
+});
+
+test('a deleted call notification without a state ends the call', async () => {
+  const { store, service } = setup();
+  await service.handleNotification(incoming('del1', '+14255550100'), FROM_TENANT);
+  await service.handleNotification(update('del1', { state: 'established' }), FROM_TENANT);
+  const deleted = parseNotifications({
+    value: [{ changeType: 'deleted', resourceUrl: '/communications/calls/del1', resourceData: {} }],
+  })[0]!;
+  await service.handleNotification(deleted, FROM_TENANT);
+  const ctx = [...store.rows.values()][0]!.value;
+  expect([ctx.phase, ctx.result]).toEqual(['ended', null]);
 });

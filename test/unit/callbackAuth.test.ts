@@ -63,7 +63,7 @@ test('refuses a token signed by another key under a published kid', async () => 
 test('refuses alg: none', async () => {
   const now = Math.floor(Date.now() / 1000);
   const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://graph.microsoft.com', aud: TEST_APP_ID, tid: 't', nbf: now, exp: now + 300 })}.`;
-  expect(await rejection(`Bearer ${token}`)).toMatch(/algorithm|JWS|invalid/i);
+  expect(await rejection(`Bearer ${token}`)).toBe('algorithm not allowed');
 });
 
 test('refuses HS256 signed with the public key (algorithm confusion)', async () => {

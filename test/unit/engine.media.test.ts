@@ -360,6 +360,24 @@ describe('transfer nodes', () => {
     expect(r.ctx.endedAt).not.toBeNull();
   });
 
+  it.each([
+    [403, 7501, 'forbidden'],
+    [404, 7504, 'target not found'],
+    [408, 7506, 'no answer'],
+  ])('a transfer failing with %i/%i takes the fallback', (code, subcode, message) => {
+    const { ctx } = transferring();
+    const r = stepChecked(ctx, ev.state('established', { code, subcode, message }));
+    expect([r.ctx.phase, r.ctx.node]).toEqual(['established', 'operatorBusyNode']);
+    expect(r.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'transfer', status: code, code: String(subcode), message },
+    ]);
+  });
+
+  it('an established notification with a 2xx result during a transfer is not a failure', () => {
+    const { ctx } = transferring();
+    expect(stepChecked(ctx, ev.state('established', { code: 200, subcode: 0 })).ctx).toBe(ctx);
+  });
+
   it('a failed transfer (established with 500/7000) goes to the fallback', () => {
     const { ctx } = transferring();
     const r = stepChecked(

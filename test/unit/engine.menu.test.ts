@@ -250,6 +250,20 @@ describe('multi-digit menus', () => {
     return w.ctx;
   }
 
+  it('a first key during the prompt cancels it and clears it: its late completion starts no timer', () => {
+    const { ctx } = mainMenuWaiting();
+    const prompting = run(ctx, [ev.tone(1, 'tone3')]).ctx; // the directory prompt plays
+    const promptSeq = mediaSeq(prompting);
+    const one = stepChecked(prompting, ev.tone(2, 'tone1'));
+    expect(kinds(one.commands)).toEqual(['cancelMediaProcessing', 'startTimer']);
+    // The prompt is no longer the current media: nothing is playing while keys are awaited.
+    expect(one.ctx.media).toBeNull();
+    expect(one.ctx.menu).toEqual({ attempt: 1, digits: '1', stage: 'input' });
+    // The cancelled prompt's completion (failed 400/8508) changes nothing: no no-input timer.
+    expect(stepChecked(one.ctx, ev.failed(promptSeq, { code: 400, subcode: 8508 })).ctx).toBe(one.ctx);
+    expect(stepChecked(one.ctx, ev.completed(promptSeq)).ctx).toBe(one.ctx);
+  });
+
   it('wait with the inter-digit timer while a longer option may follow', () => {
     const ctx = directoryWaiting();
     const one = stepChecked(ctx, ev.tone(2, 'tone1'));

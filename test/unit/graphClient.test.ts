@@ -93,3 +93,31 @@ test('Retry-After as an HTTP date', () => {
   expect(retryDelayMs(inTwo, 1)).toBeGreaterThan(500);
   expect(retryDelayMs('0', 1)).toBe(0);
 });
+
+test.each([500, 502, 409, 404])(
+  '%i is not retried: a repeated answer or playPrompt is not safe, so it is sent once',
+  async (status) => {
+    script = [{ status, body: { error: { code: `E${status}`, message: 'no' } } }, { status: 202 }];
+    const { c, waits } = client();
+    await expect(c.callAction('abc', 'playPrompt', { clientContext: 'x' })).rejects.toMatchObject({ status });
+    expect(seen.map((r) => r.url)).toEqual(['/v1.0/communications/calls/abc/playPrompt']);
+    expect(waits).toEqual([]);
+  },
+);
+
+test('a timeout is reported as status 0 and never retried (the request may have been applied)', async () => {
+  const stall = createServer(() => undefined);
+  await new Promise<void>((ok) => stall.listen(0, '127.0.0.1', ok));
+  const stalled = new GraphClient({
+    baseUrl: `http://127.0.0.1:${(stall.address() as AddressInfo).port}/v1.0`,
+    getToken: async () => 'tok',
+    maxAttempts: 4,
+    budgetMs: 5000,
+    requestTimeoutMs: 100,
+    sleep: async () => undefined,
+  });
+  const err = (await stalled.callAction('abc', 'answer', {}).catch((e) => e)) as GraphError;
+  expect([err.status, err.code]).toEqual([0, 'TimeoutError']);
+  stall.closeAllConnections();
+  await new Promise<void>((ok) => stall.close(() => ok()));
+});
