@@ -58,6 +58,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await bot?.stop();
+  await reader.shutdown();
   trace.disable();
   metrics.disable();
 });
