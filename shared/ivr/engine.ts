@@ -321,14 +321,12 @@ export function stepAll(ctx: CallContext, events: readonly IvrEvent[], env: Engi
   return { ctx: current, commands };
 }
 
-/** An ended call still takes the completion of a recording cut short by the hang-up, or its grace timer. */
+/**
+ * An ended call still takes the completion of a recording cut short by the hang-up, or its
+ * grace timer (the handlers check it is that recording's).
+ */
 function endedCallAwaits(ctx: CallContext, event: IvrEvent): boolean {
-  const pending = ctx.pendingRecording;
-  if (!pending) return false;
-  return (
-    (event.kind === 'operationCompleted' && event.seq === pending.seq) ||
-    (event.kind === 'timer' && event.timerId === pending.timerId)
-  );
+  return Boolean(ctx.pendingRecording) && (event.kind === 'operationCompleted' || event.kind === 'timer');
 }
 
 const TONE_KEYS: Partial<Record<Tone, string>> = {
@@ -387,13 +385,12 @@ class Run {
           if (!start || !this.flow) return false; // a rejected or redirected call never gets here
           ctx.phase = 'established';
           ctx.establishedAt = this.at;
-          if (!ctx.tonesSubscribed) {
-            ctx.tonesSubscribed = true;
-            this.commands.push({
-              kind: 'subscribeToTone',
-              body: { clientContext: operationContext(ctx, this.nextSeq()) },
-            });
-          }
+          // A call is established once (the phase moves on), so it subscribes to tones once.
+          ctx.tonesSubscribed = true;
+          this.commands.push({
+            kind: 'subscribeToTone',
+            body: { clientContext: operationContext(ctx, this.nextSeq()) },
+          });
           this.enterNode(start);
           return true;
         }
@@ -440,11 +437,6 @@ class Run {
     if (recent.includes(sequenceId)) return false; // a repeat of a tone already taken or held
     recent.push(sequenceId);
     if (recent.length > RECENT_TONES) recent.splice(0, recent.length - RECENT_TONES);
-    if (sequenceId < ctx.lastToneSeq) {
-      // Late (its successors were taken already): better out of order than lost.
-      this.takeTone(sequenceId, tone);
-      return true;
-    }
     if (ctx.lastToneSeq !== 0 && sequenceId > ctx.lastToneSeq + 1 && ctx.heldTones.length < MAX_HELD_TONES) {
       // An earlier key press is still on its way: hold this one so digits keep their order.
       ctx.heldTones.push({ sequenceId, tone });
@@ -460,6 +452,7 @@ class Run {
       this.releaseHeldTones(true);
       return true;
     }
+    // In order, or late (its successors were taken already: better out of order than lost).
     this.takeTone(sequenceId, tone);
     this.releaseHeldTones(false);
     return true;
@@ -549,7 +542,6 @@ class Run {
       return true;
     }
     if (!ctx.timer || ctx.timer.id !== timerId) return false; // superseded
-    const purpose = ctx.timer.purpose;
     ctx.timer = null;
     if (ctx.heldTones.length > 0) {
       // The missing key press never came: the keys that did arrive are the caller's input, in order.
@@ -560,9 +552,9 @@ class Run {
     }
     const node = this.currentNode('menu');
     if (!node || !ctx.menu) return true;
-    if (purpose === 'interDigit') this.settleMenu(node);
-    else if (ctx.menu.digits !== '') this.settleMenu(node);
-    else this.menuRetry(node, 'noInput');
+    // The wait is over: the keys so far choose an option, or nothing came (no input), or no
+    // option matches them (invalid).
+    this.settleMenu(node);
     return true;
   }
 
