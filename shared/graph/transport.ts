@@ -94,7 +94,7 @@ export class KeepAliveTransport {
       );
       const timer = setTimeout(() => {
         req.destroy(new HttpTimeoutError(timeoutMs));
-      }, timeoutMs);
+      }, timeoutMs).unref(); // the request keeps the process alive, not its timer
       function fail(err: Error) {
         clearTimeout(timer);
         reject(err);

@@ -38,7 +38,8 @@ export async function withTimeout<T>(
   const left = deadline === undefined ? ms : Math.min(ms, deadline - Date.now());
   if (left <= 0) throw new DeadlineError();
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), left);
+  // Unref: the request itself keeps the process alive; the timer alone must not.
+  const timer = setTimeout(() => controller.abort(), left).unref();
   try {
     return await run(controller.signal);
   } catch (err) {
