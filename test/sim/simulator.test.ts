@@ -773,7 +773,7 @@ describe('Graph calling simulator', () => {
       sim.placeCall({ from: CALLER, to: BOT_NUMBER, actions: [{ at: 1, press: '1', speak: 2 }] as never }),
     ).toThrow(/actions\.0: give exactly one of "press", "speak", "hangUp" or "waitFor"/);
     expect(() => sim.setTargetBehavior('+1', { never: true, busy: true } as never)).toThrow(
-      /exactly one of "answerAfter", "never" or "busy"/,
+      /exactly one of "answerAfter", "never", "busy" or "decline"/,
     );
   });
 
