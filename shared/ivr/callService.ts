@@ -583,6 +583,7 @@ export class CallService {
       throw new OutboundRequestError(`the flow of ${request.from} has no applicationInstanceId to call from`);
     const tenantId = this.deps.tenantId;
     if (!tenantId) throw new OutboundRequestError('AZURE_TENANT_ID is not set');
+    checkVariables(request.variables ?? {}, flow.flow.outbound.variables ?? {}, request.from);
     const clientContext = mintClientContext();
     if (request.idempotency) {
       const claim = await this.deps.store.claimIdempotency(
@@ -779,6 +780,23 @@ export function outboundStatusOf(ctx: CallContext, recordings: RecordingMeta[]):
     digits: ctx.digits,
     recordings,
   };
+}
+
+/** A request's variables against what the flow declares: only declared names, matching, required ones present. */
+function checkVariables(
+  values: Record<string, string>,
+  declared: Record<string, { required: boolean; pattern?: string | undefined }>,
+  from: string,
+): void {
+  for (const [name, value] of Object.entries(values)) {
+    const rule = declared[name];
+    if (!rule) throw new OutboundRequestError(`variables.${name}: not declared by the flow of ${from}`);
+    if (rule.pattern !== undefined && !new RegExp(`^(?:${rule.pattern})$`).test(value))
+      throw new OutboundRequestError(`variables.${name}: does not match ${rule.pattern}`);
+  }
+  for (const [name, rule] of Object.entries(declared))
+    if (rule.required && values[name] === undefined)
+      throw new OutboundRequestError(`variables.${name}: required by the flow of ${from}`);
 }
 
 /** A request refused by a rule (a limit, the allow list, a reused key): its own status and code. */

@@ -801,8 +801,12 @@ class Run {
     ctx.timer = null;
     pushCapped(ctx.visited, id);
     switch (node.type) {
-      case 'play':
-        return this.play('play', id, node.prompts);
+      case 'play': {
+        // An outbound call's variable may choose the prompts (a ticket's severity, a language).
+        const value = node.promptsBy ? ctx.outbound?.variables?.[node.promptsBy.variable] : undefined;
+        const chosen = value !== undefined ? node.promptsBy?.cases[value] : undefined;
+        return this.play('play', id, chosen ?? node.prompts);
+      }
       case 'menu':
         ctx.menu = { attempt: 1, digits: '', stage: 'prompt' };
         return this.play('menuPrompt', id, [node.prompt]);

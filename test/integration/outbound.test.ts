@@ -1,10 +1,40 @@
-import { startBotHarness, callUpdate, type BotHarness } from '../support/botHarness';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startBotHarness, callUpdate, REPO, type BotHarness } from '../support/botHarness';
 
 /** POST /api/outbound-calls: a create-call request that conforms to the CSDL, then the flow's outbound entry. */
 
 let bot: BotHarness;
+/** An alerting number: its outbound flow declares variables and picks a prompt by severity. */
+function alertsFlow() {
+  const base = JSON.parse(readFileSync(join(REPO, 'flows', 'contoso-main.json'), 'utf8')) as {
+    prompts: Record<string, string>;
+    nodes: Record<string, unknown>;
+  };
+  return {
+    ...base,
+    number: '+14255550111',
+    applicationInstanceId: '0e5c3b9a-1111-4e55-9d7b-2a9c0f1e7d31',
+    aliases: [],
+    prompts: { ...base.prompts, urgent: 'https://media.contoso.com/ivr/urgent.wav' },
+    outbound: {
+      start: 'alert',
+      variables: { severity: { required: true, pattern: 'high|low' }, ticket: { pattern: '[A-Z]+-\\d+' } },
+    },
+    nodes: {
+      ...base.nodes,
+      alert: {
+        type: 'play',
+        prompts: ['reminder'],
+        promptsBy: { variable: 'severity', cases: { high: ['urgent'] } },
+        next: 'reminder',
+      },
+    },
+  };
+}
+
 beforeAll(async () => {
-  bot = await startBotHarness();
+  bot = await startBotHarness({ flows: { 'alerts.json': alertsFlow() } });
 }, 60_000);
 afterAll(() => bot?.stop());
 
@@ -319,4 +349,30 @@ test('a refused create call ends the outbound call as failed, with Graph’s cod
     attempts: [{ outcome: 'failed', code: 403 }],
   });
   expect(await (await fetch(`${bot.host.url}/api/outbound-calls/${'x'.repeat(43)}`)).status).toBe(404);
+});
+
+test('variables the flow declares are validated, and choose the prompt', async () => {
+  const before = creates();
+  for (const [variables, message] of [
+    [{ ticket: 'INC-1' }, /^variables\.severity: required/],
+    [{ severity: 'medium' }, /^variables\.severity: does not match high\|low/],
+    [{ severity: 'high', other: 'x' }, /^variables\.other: not declared/],
+    [{ severity: 'high', ticket: 'inc 1' }, /^variables\.ticket: does not match/],
+  ] as const) {
+    const res = await place({ from: '+14255550111', to: '+12065550160', variables });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+  }
+  expect(creates()).toBe(before);
+  const res = await place({
+    from: '+14255550111',
+    to: '+12065550160',
+    variables: { severity: 'high', ticket: 'INC-7' },
+  });
+  expect(res.status).toBe(202);
+  const { id, callId } = (await res.json()) as { id: string; callId: string };
+  await bot.notify(callUpdate(callId, { state: 'established' }), undefined, `ctx=${id}`);
+  const play = bot.graph.requests.filter((r) => r.callId === callId && r.action === 'playPrompt');
+  expect(JSON.stringify(play[0]!.body)).toContain('urgent.wav');
+  expect(await status(id)).toMatchObject({ variables: { severity: 'high', ticket: 'INC-7' } });
 });
