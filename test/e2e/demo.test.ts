@@ -294,8 +294,8 @@ test('outbound call: the callee hears the reminder, presses 1 and the bot says g
       direction: 'outgoing',
       number: FRONT_DESK,
       // An outbound call's record names the bot's number as the caller (from) and the person called as to.
-      caller: '+14255550100',
-      from: '+14255550100',
+      caller: FRONT_DESK,
+      from: FRONT_DESK,
       to: OUTBOUND_CALLEE,
       decision: { type: 'outbound', start: 'reminder' },
       nodesVisited: ['reminder', 'goodbye'],
