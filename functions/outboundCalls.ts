@@ -1,6 +1,6 @@
 import { httpFunction, lazy } from '../shared/functions/registry';
 
-/** POST /api/outbound-calls {from, to}: places a call that runs the outbound entry of from's flow (function key). */
+/** POST /api/outbound-calls: places a call (PSTN, Teams user or meeting) that runs the outbound entry of from's flow (function key). */
 httpFunction('outboundCalls', {
   methods: ['POST'],
   authLevel: 'function',

@@ -31,6 +31,8 @@ export const CALL_RESULTS = {
   redirectTimedOut: (seconds: number) => r(408, 0, `No redirect target answered within ${seconds} s.`),
   /** Every target was busy (redirect or outbound call; SIP 486, sim subcode 0). */
   busy: r(486, 0, 'Busy here.'),
+  /** A Teams user declined the outbound call (SIP 603, sim subcode 0). */
+  declined: r(603, 0, 'Declined: the callee rejected the call.'),
   /** (doc) Outbound callee never answered (SIP 480, sim subcode 0). */
   noAnswer: r(480, 0, 'Temporarily unavailable: the callee did not answer.'),
   /** reject reasons (SIP-like codes, sim choice). */

@@ -94,13 +94,20 @@ export const targetScriptSchema = z
     answerAfter: z.number().min(0).optional(),
     never: z.literal(true).optional(),
     busy: z.literal(true).optional(),
+    /** A Teams user who declines the call after this many seconds of ringing. */
+    decline: z.number().min(0).optional(),
     /** After answering an outbound call, the callee behaves like a caller. */
     actions: actionsSchema.optional(),
   })
   .superRefine((t, ctx) => {
-    const kinds = [t.answerAfter !== undefined, t.never, t.busy].filter(Boolean).length;
+    const kinds = [t.answerAfter !== undefined, t.never, t.busy, t.decline !== undefined].filter(
+      Boolean,
+    ).length;
     if (kinds !== 1)
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of "answerAfter", "never" or "busy"' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give exactly one of "answerAfter", "never", "busy" or "decline"',
+      });
     if (t.actions && t.answerAfter === undefined) {
       ctx.addIssue({ code: 'custom', path: ['actions'], message: '"actions" needs "answerAfter"' });
     }

@@ -241,13 +241,16 @@ export class Platform {
 
   // ---- Graph requests ---------------------------------------------------------------------------
 
-  /** POST /communications/calls: an outbound call to the first target. */
+  /** POST /communications/calls: an outbound call to the first target, or a meeting the bot joins. */
   create(body: Record<string, unknown>): ActionResult {
     const targets = Array.isArray(body.targets) ? body.targets : [];
-    const targetKey = identityKey((targets[0] as { identity?: unknown } | undefined)?.identity);
+    const meetingKey = meetingKeyOf(body);
+    const targetKey = meetingKey ?? identityKey((targets[0] as { identity?: unknown } | undefined)?.identity);
     if (targetKey === undefined)
       throw new GraphError(400, 'BadRequest', 'targets[0].identity must name a phone, user or application.');
-    const behavior = this.behaviorOf(targetKey);
+    // A meeting has no one to ring: the bot is let in (unless scripted otherwise).
+    const behavior =
+      meetingKey && !this.targetBehaviors.has(targetKey) ? { answerAfter: 1 } : this.behaviorOf(targetKey);
     const id = this.deps.ids.uuid();
     const { options } = this.deps;
     const callbackUri = String(body.callbackUri);
@@ -261,7 +264,7 @@ export class Platform {
       },
       tenantId: body.tenantId ?? options.tenantId,
     });
-    this.log(call, 'bot', `call ${targetKey}`);
+    this.log(call, 'bot', meetingKey ? `join ${targetKey}` : `call ${targetKey}`);
     this.after(call, DELAYS.establishing, () => this.notifyState(call));
     if (behavior.answerAfter !== undefined) {
       this.after(call, Math.max(behavior.answerAfter, DELAYS.establishing), (at) => {
@@ -272,6 +275,11 @@ export class Platform {
       this.after(call, DELAYS.busy, () => {
         this.log(call, 'target', `${targetKey} is busy`);
         this.finalize(call, CALL_RESULTS.busy);
+      });
+    } else if (behavior.decline !== undefined) {
+      this.after(call, Math.max(behavior.decline, DELAYS.establishing), (at) => {
+        this.log(call, 'target', `${targetKey} declined`, at);
+        this.finalize(call, CALL_RESULTS.declined);
       });
     } else {
       this.after(call, RING_TIMEOUT_SECONDS, () => {
@@ -875,4 +883,13 @@ function notFound(callId: string): GraphError {
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/** The behaviour key of a meeting a create call joins: `meeting:<thread id>` or `meeting:<join meeting id>`. */
+function meetingKeyOf(body: Record<string, unknown>): string | undefined {
+  const meeting = body.meetingInfo as { joinMeetingId?: unknown } | undefined;
+  if (!meeting || typeof meeting !== 'object') return undefined;
+  if (typeof meeting.joinMeetingId === 'string') return `meeting:${meeting.joinMeetingId}`;
+  const thread = (body.chatInfo as { threadId?: unknown } | undefined)?.threadId;
+  return `meeting:${typeof thread === 'string' ? thread : ''}`;
 }

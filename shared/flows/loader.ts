@@ -83,7 +83,12 @@ export function nodeEdges(node: FlowNode): Array<{ to: string; path: string[]; w
 export function nodePrompts(node: FlowNode): Array<{ name: string; path: string[] }> {
   switch (node.type) {
     case 'play':
-      return node.prompts.map((name, i) => ({ name, path: ['prompts', String(i)] }));
+      return [
+        ...node.prompts.map((name, i) => ({ name, path: ['prompts', String(i)] })),
+        ...Object.entries(node.promptsBy?.cases ?? {}).flatMap(([value, names]) =>
+          names.map((name, i) => ({ name, path: ['promptsBy', 'cases', value, String(i)] })),
+        ),
+      ];
     case 'menu':
       return [
         { name: node.prompt, path: ['prompt'] },
@@ -211,13 +216,18 @@ function validateParsed(
     }
     for (const p of nodePrompts(node)) {
       // A play node's prompt index is an array index: $.nodes.x.prompts[1], as in the schema's own problems.
-      const path = node.type === 'play' ? [p.path[0]!, Number(p.path[1])] : p.path;
+      const path = node.type === 'play' && p.path[0] === 'prompts' ? [p.path[0], Number(p.path[1])] : p.path;
       if (!Object.hasOwn(flow.prompts, p.name))
         add(
           ['nodes', id, ...path],
           `no prompt named "${p.name}"${didYouMean(p.name, Object.keys(flow.prompts))}`,
         );
     }
+    if (node.type === 'play' && node.promptsBy && !flow.outbound?.variables?.[node.promptsBy.variable])
+      add(
+        ['nodes', id, 'promptsBy', 'variable'],
+        `no outbound variable named "${node.promptsBy.variable}" (declare it in outbound.variables)`,
+      );
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
         if (key.includes(node.terminator))

@@ -8,6 +8,8 @@ import { z } from 'zod';
  */
 
 export const E164 = /^\+[1-9]\d{1,14}$/;
+/** Names of the variables an outbound call carries. */
+export const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 /**
  * Size limits of one flow file. They bound the work (and the memory) one file can cost at
@@ -190,6 +192,17 @@ const playNode = z
   .strictObject({
     type: z.literal('play'),
     prompts: z.array(promptName).min(1).max(20),
+    promptsBy: z
+      .strictObject({
+        variable: z
+          .string()
+          .regex(VARIABLE_NAME, 'a variable name is a letter then up to 63 letters, digits or _'),
+        cases: z.record(z.string().min(1).max(256), z.array(promptName).min(1).max(20)),
+      })
+      .optional()
+      .describe(
+        "An outbound call's variable choosing the prompts by its value; `prompts` when no case matches",
+      ),
     next: nodeId,
   })
   .describe('Play 1-20 prompts, then go on');
@@ -319,7 +332,24 @@ export const flowFileSchema = z.strictObject({
     .describe('Evaluated in order; the first that matches decides'),
   default: incomingActionSchema.describe('What happens when no rule matches'),
   outbound: z
-    .strictObject({ start: nodeId })
+    .strictObject({
+      start: nodeId,
+      variables: z
+        .record(
+          z.string().regex(VARIABLE_NAME, 'a variable name is a letter then up to 63 letters, digits or _'),
+          z.strictObject({
+            required: z.boolean().default(false),
+            pattern: z
+              .string()
+              .max(200)
+              .refine(isRegExp, 'not a valid regular expression')
+              .optional()
+              .describe('The whole value must match this regular expression'),
+          }),
+        )
+        .optional()
+        .describe('Named values a request may (or must) carry, e.g. a ticket id; others are refused'),
+    })
     .optional()
     .describe('Where outbound calls placed from this number start'),
   nodes: z
@@ -339,6 +369,15 @@ export const flowFileSchema = z.strictObject({
 });
 export type FlowFile = z.infer<typeof flowFileSchema>;
 export type FlowFileInput = z.input<typeof flowFileSchema>;
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function isTimeZone(tz: string): boolean {
   try {

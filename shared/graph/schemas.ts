@@ -273,18 +273,53 @@ export const cancelMediaProcessingBodySchema = z.strictObject({ clientContext: c
 export const transferBodySchema = z.strictObject({ transferTarget: invitationTargetSchema });
 export type TransferBody = z.infer<typeof transferBodySchema>;
 
-export const createCallBodySchema = z.strictObject({
-  '@odata.type': z.literal('#microsoft.graph.call'),
-  callbackUri: z.string().regex(HTTPS_OR_LOCAL),
-  source: z.strictObject({
-    '@odata.type': z.literal('#microsoft.graph.participantInfo'),
-    identity: targetIdentitySetSchema,
-  }),
-  targets: z.array(invitationTargetSchema).min(1).max(25),
-  requestedModalities: z.array(z.literal('audio')).length(1),
-  mediaConfig: answerBodySchema.shape.mediaConfig,
-  tenantId: z.string().min(1),
+/** A Teams meeting's chat thread (chatInfo), as create call takes it to join the meeting. */
+export const chatInfoSchema = z.strictObject({
+  '@odata.type': z.literal('#microsoft.graph.chatInfo'),
+  threadId: z.string().min(1).max(512),
+  messageId: z.string().min(1).max(64),
+  replyChainMessageId: z.string().min(1).max(64).optional(),
 });
+export type ChatInfo = z.infer<typeof chatInfoSchema>;
+
+/** meetingInfo is abstract in the CSDL: the organizer's, or a join meeting id and its passcode. */
+export const meetingInfoSchema = z.discriminatedUnion('@odata.type', [
+  z.strictObject({
+    '@odata.type': z.literal('#microsoft.graph.organizerMeetingInfo'),
+    organizer: targetIdentitySetSchema,
+  }),
+  z.strictObject({
+    '@odata.type': z.literal('#microsoft.graph.joinMeetingIdMeetingInfo'),
+    joinMeetingId: z.string().min(1).max(64),
+    passcode: z.string().min(1).max(64).optional(),
+  }),
+]);
+export type MeetingInfo = z.infer<typeof meetingInfoSchema>;
+
+export const createCallBodySchema = z
+  .strictObject({
+    '@odata.type': z.literal('#microsoft.graph.call'),
+    callbackUri: z.string().regex(HTTPS_OR_LOCAL),
+    source: z
+      .strictObject({
+        '@odata.type': z.literal('#microsoft.graph.participantInfo'),
+        identity: targetIdentitySetSchema,
+      })
+      .optional(),
+    targets: z.array(invitationTargetSchema).min(1).max(25).optional(),
+    requestedModalities: z.array(z.literal('audio')).length(1),
+    mediaConfig: answerBodySchema.shape.mediaConfig,
+    chatInfo: chatInfoSchema.optional(),
+    meetingInfo: meetingInfoSchema.optional(),
+    tenantId: z.string().min(1),
+  })
+  // A peer-to-peer call names its targets; a meeting join names the meeting instead.
+  .refine((b) => (b.targets === undefined) !== (b.meetingInfo === undefined), {
+    message: 'a create call names either targets or a meetingInfo',
+  })
+  .refine((b) => b.meetingInfo?.['@odata.type'] !== '#microsoft.graph.organizerMeetingInfo' || b.chatInfo, {
+    message: 'joining by organizer needs the meeting chatInfo',
+  });
 export type CreateCallBody = z.infer<typeof createCallBodySchema>;
 
 /** Graph's error body. */

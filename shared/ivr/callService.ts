@@ -5,7 +5,13 @@ import { calledIdentities, callerOf, type ParsedNotification } from '../graph/no
 import { operationResourceSchema, type CallResource, type OperationResource } from '../graph/schemas';
 import type { Logger } from '../logging';
 import { ConflictError, type CallStore, type Versioned } from '../storage/callStore';
-import { callRecordOf, type CallRecord, type RecordStore } from '../storage/recordStore';
+import {
+  callRecordOf,
+  partiesOf,
+  type CallRecord,
+  type RecordingMeta,
+  type RecordStore,
+} from '../storage/recordStore';
 import type { TimerMessage, TimerQueue } from '../storage/timerQueue';
 import { parseOperationContext, type CallContext } from './context';
 import {
@@ -16,6 +22,7 @@ import {
   type Command,
   type IvrEvent,
 } from './engine';
+import type { OutboundAttempt, OutboundOutcome, OutboundTarget } from './outbound';
 import type { RecordingJob } from './recordingArchiver';
 
 /**
@@ -553,10 +560,21 @@ export class CallService {
 
   // ---- outbound calls ----
 
+  /**
+   * Places an outbound call. With an idempotency key, the key is claimed first (a conditional
+   * insert): a repeat of the key within 24 h, on any instance, gets the call the key placed
+   * and never dials again.
+   */
   async placeCall(request: {
     from: string;
-    to: string;
-  }): Promise<{ clientContext: string; callId: string | null; failure?: string }> {
+    /** A PSTN callee: shorthand for a phone target. */
+    to?: string;
+    target?: OutboundTarget;
+    variables?: Record<string, string>;
+    callbackUrl?: string;
+    idempotency?: { keyHash: string; fingerprint: string };
+  }): Promise<{ clientContext: string; callId: string | null; replayed?: boolean; failure?: string }> {
+    const target: OutboundTarget = request.target ?? { kind: 'phone', phone: request.to ?? '' };
     const flow = (await this.catalog()).byIdentity.get(request.from);
     if (!flow) throw new OutboundRequestError(`no flow configures ${request.from}`);
     if (!flow.flow.outbound)
@@ -565,14 +583,39 @@ export class CallService {
       throw new OutboundRequestError(`the flow of ${request.from} has no applicationInstanceId to call from`);
     const tenantId = this.deps.tenantId;
     if (!tenantId) throw new OutboundRequestError('AZURE_TENANT_ID is not set');
+    checkVariables(request.variables ?? {}, flow.flow.outbound.variables ?? {}, request.from);
     const clientContext = mintClientContext();
+    if (request.idempotency) {
+      const claim = await this.deps.store.claimIdempotency(
+        request.idempotency.keyHash,
+        { clientContext, fingerprint: request.idempotency.fingerprint, createdAt: this.at() },
+        this.now(),
+        IDEMPOTENCY_TTL_MS,
+      );
+      if (!claim.claimed) {
+        if (claim.existing.fingerprint !== request.idempotency.fingerprint)
+          throw new OutboundRefusal(
+            422,
+            'IdempotencyKeyReused',
+            'Idempotency-Key: already used within 24 h for a different request',
+          );
+        const existing = await this.deps.store.get(claim.existing.clientContext);
+        return {
+          clientContext: claim.existing.clientContext,
+          callId: existing?.value.callId ?? null,
+          replayed: true,
+        };
+      }
+    }
     const { ctx, commands } = placeOutboundCall(
       {
         clientContext,
         tenantId,
         number: flow.flow.number,
         applicationInstanceId: flow.flow.applicationInstanceId,
-        callee: request.to,
+        target,
+        ...(request.variables ? { variables: request.variables } : {}),
+        ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
         at: this.at(),
       },
       { callbackUri: this.deps.callbackUri, flow },
@@ -586,6 +629,16 @@ export class CallService {
       callId: after?.value.callId ?? null,
       ...(failure ? { failure: failure.message ?? 'create call failed' } : {}),
     };
+  }
+
+  /** An outbound call as its requester sees it: one point read. */
+  async getOutboundCall(clientContext: string): Promise<OutboundCallStatus | null> {
+    const current = await this.deps.store.get(clientContext);
+    const ctx = current?.value;
+    if (!ctx?.outbound) return null;
+    const recordings =
+      ctx.callId && ctx.phase === 'ended' ? await this.deps.records.listRecordings(ctx.callId) : [];
+    return outboundStatusOf(ctx, recordings);
   }
 
   // ---- timers: keep calls alive, sweep stale ones ----
@@ -652,6 +705,8 @@ export class CallService {
         callId: string;
         number: string | null;
         caller: string | null;
+        from: string | null;
+        to: string | null;
         phase: string;
         node: string | null;
         startedAt: string;
@@ -672,7 +727,7 @@ export class CallService {
       status: 'inProgress',
       callId,
       number: ctx.number,
-      caller: ctx.party,
+      ...partiesOf(ctx),
       phase: ctx.phase,
       node: ctx.node,
       startedAt: ctx.createdAt,
@@ -680,6 +735,80 @@ export class CallService {
       nodesVisited: ctx.visited,
       digits: ctx.digits,
     };
+  }
+}
+
+/** Idempotency keys are remembered this long, as Stripe does. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+export interface OutboundCallStatus {
+  id: string;
+  /** dialing, established, … ended: where the call is. */
+  state: CallContext['phase'];
+  /** At the end: answered, notAnswered, busy, declined or failed. */
+  outcome: OutboundOutcome | null;
+  from: string | null;
+  to: string | null;
+  callId: string | null;
+  createdAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  result: CallContext['result'];
+  attempts: OutboundAttempt[];
+  variables: Record<string, string>;
+  nodesVisited: string[];
+  digits: string[];
+  recordings: RecordingMeta[];
+}
+
+export function outboundStatusOf(ctx: CallContext, recordings: RecordingMeta[]): OutboundCallStatus {
+  const out = ctx.outbound!;
+  return {
+    id: ctx.clientContext,
+    state: ctx.phase,
+    outcome: ctx.phase === 'ended' ? out.outcome : null,
+    from: ctx.number,
+    to: ctx.party,
+    callId: ctx.callId,
+    createdAt: ctx.createdAt,
+    answeredAt: ctx.establishedAt,
+    endedAt: ctx.endedAt,
+    result: ctx.result,
+    attempts: out.attempts,
+    variables: out.variables ?? {},
+    nodesVisited: ctx.visited,
+    digits: ctx.digits,
+    recordings,
+  };
+}
+
+/** A request's variables against what the flow declares: only declared names, matching, required ones present. */
+function checkVariables(
+  values: Record<string, string>,
+  declared: Record<string, { required: boolean; pattern?: string | undefined }>,
+  from: string,
+): void {
+  for (const [name, value] of Object.entries(values)) {
+    const rule = declared[name];
+    if (!rule) throw new OutboundRequestError(`variables.${name}: not declared by the flow of ${from}`);
+    if (rule.pattern !== undefined && !new RegExp(`^(?:${rule.pattern})$`).test(value))
+      throw new OutboundRequestError(`variables.${name}: does not match ${rule.pattern}`);
+  }
+  for (const [name, rule] of Object.entries(declared))
+    if (rule.required && values[name] === undefined)
+      throw new OutboundRequestError(`variables.${name}: required by the flow of ${from}`);
+}
+
+/** A request refused by a rule (a limit, the allow list, a reused key): its own status and code. */
+export class OutboundRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'OutboundRefusal';
   }
 }
 

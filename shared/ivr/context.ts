@@ -1,4 +1,5 @@
 import type { ResultInfo, Tone } from '../graph/schemas';
+import type { OutboundState } from './outbound';
 
 /**
  * The per-call state kept in Table storage under the call's clientContext.
@@ -71,6 +72,8 @@ export interface CallContext {
   flowVersion?: number;
   /** The other party: the caller of an incoming call, the callee of an outbound one. */
   party: string | null;
+  /** An outbound call placed through the API: its target, variables and attempts. */
+  outbound?: OutboundState | null;
   decision: Decision;
   phase: CallPhase;
   node: string | null;

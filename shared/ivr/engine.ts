@@ -26,6 +26,7 @@ import {
   type RecordingRef,
 } from './context';
 import { mediaInfo, mediaPrompt } from './media';
+import { describeOutboundTarget, invitationOf, outcomeOf, type OutboundTarget } from './outbound';
 
 /**
  * The IVR core: (context, event) -> (context, commands). No I/O and no clock:
@@ -258,39 +259,73 @@ export interface OutboundCallInfo {
   tenantId: string;
   number: string;
   applicationInstanceId: string;
-  callee: string;
+  target?: OutboundTarget;
+  /** A PSTN callee: shorthand for a phone target. */
+  callee?: string;
+  variables?: Record<string, string>;
+  callbackUrl?: string;
   at: string;
 }
 
-/** Starts an outbound call from a number's flow to a PSTN callee. */
+/** Starts an outbound call from a number's flow to a PSTN number, a Teams user or a meeting. */
 export function placeOutboundCall(info: OutboundCallInfo, env: EngineEnv & { flow: LoadedFlow }): StepResult {
   const start = env.flow.flow.outbound?.start;
   if (!start) throw new Error(`the flow of ${info.number} has no outbound entry`);
-  const ctx = newContext({ ...info, callId: '', party: info.callee }, 'outgoing', env.flow, {
-    type: 'outbound',
-    start,
-  });
-  const body: CreateCallBody = {
-    '@odata.type': '#microsoft.graph.call',
+  const target: OutboundTarget = info.target ?? { kind: 'phone', phone: info.callee ?? '' };
+  const ctx = newContext(
+    { ...info, callId: '', party: describeOutboundTarget(target) },
+    'outgoing',
+    env.flow,
+    { type: 'outbound', start },
+  );
+  ctx.outbound = {
+    target,
+    applicationInstanceId: info.applicationInstanceId,
+    ...(info.variables && Object.keys(info.variables).length > 0 ? { variables: info.variables } : {}),
+    ...(info.callbackUrl ? { callbackUrl: info.callbackUrl } : {}),
+    attempts: [{ n: 1, callId: null, startedAt: info.at, answeredAt: null, endedAt: null, outcome: null }],
+    outcome: null,
+  };
+  return { ctx, commands: [{ kind: 'createCall', body: createCallBody(ctx, env) }] };
+}
+
+/** The create-call body of an outbound call's (next) attempt, as the create-call page documents it. */
+export function createCallBody(ctx: CallContext, env: EngineEnv & { flow: LoadedFlow }): CreateCallBody {
+  const out = ctx.outbound!;
+  const start = ctx.decision.type === 'outbound' ? ctx.decision.start : '';
+  const tenantId = ctx.tenantId ?? '';
+  const common = {
+    '@odata.type': '#microsoft.graph.call' as const,
     // The call id is unknown until Graph answers, and its first notifications can come
     // before that answer: the callback address itself leads them to this context.
-    callbackUri: callbackUriFor(env.callbackUri, info.clientContext),
+    callbackUri: callbackUriFor(env.callbackUri, ctx.clientContext),
+    requestedModalities: ['audio' as const],
+    mediaConfig: answerBody(env, env.flow, start).mediaConfig,
+    tenantId,
+  };
+  const target = out.target;
+  if (target.kind === 'meeting') {
+    return {
+      ...common,
+      ...(target.chatInfo ? { chatInfo: target.chatInfo } : {}),
+      meetingInfo: target.meetingInfo,
+    };
+  }
+  return {
+    ...common,
+    // A PSTN call must come from the application instance that owns the number, in its tenant.
     source: {
       '@odata.type': '#microsoft.graph.participantInfo',
       identity: {
         applicationInstance: {
           '@odata.type': '#microsoft.graph.identity',
-          id: info.applicationInstanceId,
-          tenantId: info.tenantId,
+          id: out.applicationInstanceId,
+          tenantId,
         },
       },
     },
-    targets: [toInvitationTarget({ phone: info.callee })],
-    requestedModalities: ['audio'],
-    mediaConfig: answerBody(env, env.flow, start).mediaConfig,
-    tenantId: info.tenantId,
+    targets: [invitationOf(target)!],
   };
-  return { ctx, commands: [{ kind: 'createCall', body }] };
 }
 
 /** The callback address of an outbound call: the bot's, with the call's context key. */
@@ -385,6 +420,8 @@ class Run {
           if (!start || !this.flow) return false; // a rejected or redirected call never gets here
           ctx.phase = 'established';
           ctx.establishedAt = this.at;
+          const attempt = ctx.outbound?.attempts.at(-1);
+          if (attempt) attempt.answeredAt = this.at;
           // A call is established once (the phase moves on), so it subscribes to tones once.
           ctx.tonesSubscribed = true;
           this.commands.push({
@@ -417,6 +454,7 @@ class Run {
         ctx.phase = 'ended';
         ctx.endedAt = this.at;
         ctx.result = resultInfo ? boundedResult(resultInfo) : null;
+        if (ctx.outbound) this.endAttempt(ctx.result);
         ctx.media = null;
         ctx.record = null;
         ctx.menu = null;
@@ -687,16 +725,47 @@ class Run {
         if (node) this.enterNode(node.fallback);
         return true;
       }
+      case 'createCall':
+        if (ctx.outbound && ctx.phase === 'dialing') {
+          // Graph refused the call: this attempt, and the call, failed with Graph's code.
+          ctx.phase = 'ended';
+          ctx.endedAt = this.at;
+          ctx.result = {
+            code: event.status ?? 0,
+            message: event.message ? bounded(event.message, MESSAGE_LIMIT) : null,
+          };
+          this.endAttempt(ctx.result, event.code);
+          this.commands.push({ kind: 'callEnded' });
+        }
+        return true;
       case 'answer':
       case 'reject':
       case 'redirect':
-      case 'createCall':
       case 'hangUp':
         // Nothing more can be done for this call from here; the sweep closes it.
         return true;
       default:
         return true;
     }
+  }
+
+  // ---- outbound attempts ----
+
+  /** Closes the current attempt of an outbound call with what Graph reported. */
+  private endAttempt(result: ResultInfo | null, graphCode?: string): void {
+    const out = this.ctx.outbound!;
+    const attempt = out.attempts.at(-1);
+    if (!attempt || attempt.endedAt) return;
+    attempt.callId = this.ctx.callId;
+    attempt.endedAt = this.at;
+    attempt.outcome = outcomeOf(attempt.answeredAt !== null, result);
+    if (result) {
+      attempt.code = result.code;
+      if (result.subcode !== undefined && result.subcode !== null) attempt.subcode = result.subcode;
+      if (result.message) attempt.message = result.message;
+    }
+    if (graphCode) attempt.message = bounded(`${graphCode}: ${attempt.message ?? ''}`, MESSAGE_LIMIT);
+    out.outcome = attempt.outcome;
   }
 
   // ---- nodes ----
@@ -724,8 +793,12 @@ class Run {
     ctx.timer = null;
     pushCapped(ctx.visited, id);
     switch (node.type) {
-      case 'play':
-        return this.play('play', id, node.prompts);
+      case 'play': {
+        // An outbound call's variable may choose the prompts (a ticket's severity, a language).
+        const value = node.promptsBy ? ctx.outbound?.variables?.[node.promptsBy.variable] : undefined;
+        const chosen = value !== undefined ? node.promptsBy?.cases[value] : undefined;
+        return this.play('play', id, chosen ?? node.prompts);
+      }
       case 'menu':
         ctx.menu = { attempt: 1, digits: '', stage: 'prompt' };
         return this.play('menuPrompt', id, [node.prompt]);

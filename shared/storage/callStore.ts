@@ -45,6 +45,25 @@ export interface CallStore {
   delete(clientContext: string, etag: string): Promise<void>;
   /** Loads (or creates) the hash secret ahead of the first call. */
   warmUp(): Promise<void>;
+  /**
+   * Claims an idempotency key (already hashed) for an outbound call about to be placed: a
+   * conditional insert, so of two requests racing on two instances exactly one wins. A claim
+   * older than `ttlMs` is taken over (conditionally on its ETag).
+   */
+  claimIdempotency(
+    keyHash: string,
+    claim: IdempotencyClaim,
+    now: Date,
+    ttlMs: number,
+  ): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyClaim }>;
+}
+
+export interface IdempotencyClaim {
+  /** The outbound call the key placed. */
+  clientContext: string;
+  /** A hash of the request, to refuse the same key with another request. */
+  fingerprint: string;
+  createdAt: string;
 }
 
 interface ContextEntity extends TableEntity {
@@ -57,6 +76,7 @@ interface ContextEntity extends TableEntity {
 
 const CONTEXT_ROW = 'ctx';
 const LINK_ROW = 'link';
+const IDEMPOTENCY_ROW = 'idem';
 const SECRET_PARTITION = 'meta';
 const SECRET_ROW = 'callKeySecret';
 
@@ -242,6 +262,50 @@ export class TableCallStore implements CallStore {
   async findLink(callId: string, deadline?: number): Promise<string | null> {
     const link = await this.readRow(await this.keyFor(callId), LINK_ROW, deadline);
     return typeof link?.clientContext === 'string' ? link.clientContext : null;
+  }
+
+  async claimIdempotency(
+    keyHash: string,
+    claim: IdempotencyClaim,
+    now: Date,
+    ttlMs: number,
+  ): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyClaim }> {
+    const entity = { partitionKey: `i_${keyHash}`, rowKey: IDEMPOTENCY_ROW, ...claim };
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        await this.op((c, abortSignal) => c.createEntity(entity, { abortSignal }));
+        return { claimed: true };
+      } catch (err) {
+        if (!isStatus(err, 409)) throw err;
+      }
+      let row: IdempotencyClaim & { etag: string };
+      try {
+        row = await this.op((c, abortSignal) =>
+          c.getEntity<IdempotencyClaim>(entity.partitionKey, IDEMPOTENCY_ROW, { abortSignal }),
+        );
+      } catch (err) {
+        if (isStatus(err, 404)) continue; // deleted in between: insert again
+        throw err;
+      }
+      if (now.getTime() - Date.parse(row.createdAt) < ttlMs) {
+        return {
+          claimed: false,
+          existing: {
+            clientContext: row.clientContext,
+            fingerprint: row.fingerprint,
+            createdAt: row.createdAt,
+          },
+        };
+      }
+      try {
+        // Expired: taken over only if nobody else took it over first.
+        await this.op((c, abortSignal) => c.updateEntity(entity, 'Replace', { etag: row.etag, abortSignal }));
+        return { claimed: true };
+      } catch (err) {
+        if (!isStatus(err, 412) && !isStatus(err, 404)) throw err;
+      }
+    }
+    throw new Error('the idempotency key kept changing');
   }
 
   async *listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }> {

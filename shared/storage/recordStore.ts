@@ -33,7 +33,11 @@ export interface CallRecord {
   clientContext: string;
   direction: CallContext['direction'];
   number: string | null;
+  /** Who called: the caller of an incoming call, our number for an outbound one. */
   caller: string | null;
+  /** Who called and who was called, whatever the direction. */
+  from: string | null;
+  to: string | null;
   decision: CallContext['decision'];
   startedAt: string;
   answeredAt: string | null;
@@ -54,7 +58,7 @@ export function callRecordOf(ctx: CallContext, recordings: RecordingMeta[]): Cal
     clientContext: ctx.clientContext,
     direction: ctx.direction,
     number: ctx.number,
-    caller: ctx.party,
+    ...partiesOf(ctx),
     decision: ctx.decision,
     startedAt: ctx.createdAt,
     answeredAt: ctx.establishedAt,
@@ -69,6 +73,17 @@ export function callRecordOf(ctx: CallContext, recordings: RecordingMeta[]): Cal
       ctx.recordings.filter((r) => r.hasAudio).length + (ctx.pendingRecording ? 1 : 0) - recordings.length,
     ),
   };
+}
+
+/** The parties of a call by role: an outbound call's caller is our number, the person called its `to`. */
+export function partiesOf(ctx: Pick<CallContext, 'direction' | 'number' | 'party'>): {
+  caller: string | null;
+  from: string | null;
+  to: string | null;
+} {
+  return ctx.direction === 'outgoing'
+    ? { caller: ctx.number, from: ctx.number, to: ctx.party }
+    : { caller: ctx.party, from: ctx.party, to: ctx.number };
 }
 
 export interface RecordStore {

@@ -96,9 +96,36 @@ export function validateGraphLimits(
       checkPreFetchUris();
       break;
     }
-    case 'create':
+    case 'create': {
       checkPreFetchUris();
+      // The create-call page: audio requested, service-hosted media (this bot hosts none),
+      // either targets (a peer-to-peer call) or a meeting to join, and a PSTN call placed
+      // from an application instance in a named tenant.
+      const modalities = body.requestedModalities;
+      if (!Array.isArray(modalities) || !modalities.includes('audio'))
+        report('requestedModalities', 'must include "audio"');
+      const mediaType = objectAt(body, 'mediaConfig')?.['@odata.type'];
+      if (typeof mediaType !== 'string' || !namesType(mediaType, SERVICE_HOSTED_MEDIA_CONFIG))
+        report('mediaConfig.@odata.type', `this bot creates calls with #${SERVICE_HOSTED_MEDIA_CONFIG}`);
+      const targets = arrayAt(body, 'targets');
+      const meeting = objectAt(body, 'meetingInfo');
+      if (targets.length > 0 === (meeting !== undefined))
+        report('targets', 'a create call names either targets or a meetingInfo to join');
+      checkCount('targets', 0, 25);
+      const meetingType = meeting?.['@odata.type'];
+      if (typeof meetingType === 'string' && namesType(meetingType, 'microsoft.graph.organizerMeetingInfo')) {
+        if (objectAt(body, 'chatInfo') === undefined)
+          report('chatInfo', 'joining a scheduled meeting by its organizer needs the chatInfo of its thread');
+      }
+      const toPhone = targets.some((t) => objectAt(objectAt(t, 'identity'), 'phone') !== undefined);
+      if (toPhone) {
+        if (objectAt(objectAt(objectAt(body, 'source'), 'identity'), 'applicationInstance') === undefined)
+          report('source.identity.applicationInstance', 'a PSTN call is placed from an application instance');
+        if (typeof body.tenantId !== 'string' || body.tenantId === '')
+          report('tenantId', 'a PSTN call names the tenant of its application instance');
+      }
       break;
+    }
     case 'reject':
       if (typeof body.reason === 'string' && !REJECT_REASONS.includes(body.reason)) {
         report('reason', `must be one of ${REJECT_REASONS.join(', ')}, got "${body.reason}"`);

@@ -293,7 +293,10 @@ test('outbound call: the callee hears the reminder, presses 1 and the bot says g
       clientContext,
       direction: 'outgoing',
       number: FRONT_DESK,
-      caller: OUTBOUND_CALLEE,
+      // An outbound call's record names the bot's number as the caller (from) and the person called as to.
+      caller: FRONT_DESK,
+      from: FRONT_DESK,
+      to: OUTBOUND_CALLEE,
       decision: { type: 'outbound', start: 'reminder' },
       nodesVisited: ['reminder', 'goodbye'],
       digits: ['1'],

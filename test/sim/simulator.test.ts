@@ -641,10 +641,17 @@ describe('Graph calling simulator', () => {
     fast.setTargetBehavior('+14255550486', { busy: true });
     fast.setTargetBehavior('+14255550480', { never: true });
     fast.setTargetBehavior('+14255550408', { answerAfter: 0 });
-    const dial = async (number: string) => {
+    const dial = async (number: string, other: Record<string, unknown> = {}) => {
       const res = await fastGraph('POST', '/communications/calls', {
         '@odata.type': '#microsoft.graph.call',
         callbackUri: fastBot.url,
+        // A PSTN call comes from an application instance, in its tenant (the create-call page).
+        source: {
+          '@odata.type': '#microsoft.graph.participantInfo',
+          identity: {
+            applicationInstance: { '@odata.type': '#microsoft.graph.identity', id: 'app-instance-1' },
+          },
+        },
         targets: [
           {
             '@odata.type': '#microsoft.graph.invitationParticipantInfo',
@@ -656,6 +663,8 @@ describe('Graph calling simulator', () => {
         ],
         requestedModalities: ['audio'],
         mediaConfig: SERVICE_HOSTED,
+        tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+        ...other,
       });
       expect(res.status).toBe(201);
       const id = res.body!.id as string;
@@ -666,6 +675,31 @@ describe('Graph calling simulator', () => {
       expect(await dial('+14255550486')).toMatchObject({ code: 486 });
       expect(await dial('+14255550480')).toMatchObject({ code: 480 });
       expect(await dial('+14255550408')).toMatchObject({ code: 408, subcode: 8537 });
+      // A Teams user who declines: 603.
+      const user = (id: string) => [
+        {
+          '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+          identity: { user: { '@odata.type': '#microsoft.graph.identity', id } },
+        },
+      ];
+      fast.setTargetBehavior('decliner', { decline: 2 });
+      expect(await dial('', { targets: user('decliner') })).toMatchObject({ code: 603 });
+      // A meeting is joined (no one rings): established, then it lapses like any unattended call.
+      expect(
+        await dial('', {
+          targets: undefined,
+          source: undefined,
+          chatInfo: {
+            '@odata.type': '#microsoft.graph.chatInfo',
+            threadId: '19:meeting_x@thread.v2',
+            messageId: '0',
+          },
+          meetingInfo: {
+            '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo',
+            joinMeetingId: '123456789',
+          },
+        }),
+      ).toMatchObject({ code: 408, subcode: 8537 });
     } finally {
       await fast.stop();
       await fastBot.stop();
@@ -773,7 +807,7 @@ describe('Graph calling simulator', () => {
       sim.placeCall({ from: CALLER, to: BOT_NUMBER, actions: [{ at: 1, press: '1', speak: 2 }] as never }),
     ).toThrow(/actions\.0: give exactly one of "press", "speak", "hangUp" or "waitFor"/);
     expect(() => sim.setTargetBehavior('+1', { never: true, busy: true } as never)).toThrow(
-      /exactly one of "answerAfter", "never" or "busy"/,
+      /exactly one of "answerAfter", "never", "busy" or "decline"/,
     );
   });
 

@@ -68,6 +68,9 @@ class MemoryStore implements CallStore {
     this.reads++;
     return this.links.get(callId) ?? null;
   }
+  async claimIdempotency(): Promise<{ claimed: true }> {
+    return { claimed: true };
+  }
   async *listOpen() {
     for (const row of this.rows.values())
       if (row.value.phase !== 'ended') yield { ...row, updatedAt: new Date(0).toISOString() };

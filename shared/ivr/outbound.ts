@@ -1,0 +1,102 @@
+import type { ChatInfo, InvitationTarget, MeetingInfo, ResultInfo } from '../graph/schemas';
+
+/**
+ * Outbound calls as a service, the pure part: whom a call goes to, how that becomes a
+ * create-call body, and what the end of an attempt means for whoever asked for the call.
+ */
+
+/** Whom an outbound call reaches: a PSTN number, a Teams user, or a scheduled Teams meeting. */
+export type OutboundTarget =
+  | { kind: 'phone'; phone: string }
+  | { kind: 'user'; user: string; tenantId?: string }
+  | { kind: 'meeting'; chatInfo?: ChatInfo; meetingInfo: MeetingInfo };
+
+export type OutboundOutcome = 'answered' | 'notAnswered' | 'busy' | 'declined' | 'failed';
+
+export interface OutboundAttempt {
+  n: number;
+  callId: string | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  outcome: OutboundOutcome | null;
+  /** Graph's result (or the create call's error) when the attempt ended. */
+  code?: number;
+  subcode?: number;
+  message?: string;
+}
+
+/** What an outbound call keeps beyond a call's context: its target, variables and attempts. */
+export interface OutboundState {
+  target: OutboundTarget;
+  applicationInstanceId: string;
+  variables?: Record<string, string>;
+  callbackUrl?: string;
+  attempts: OutboundAttempt[];
+  /** Set once no attempt follows: the call's final outcome. */
+  outcome: OutboundOutcome | null;
+  /** A redial waiting on its timer. */
+  redialTimerId?: string | null;
+}
+
+/** How a target is shown in records: a number, `user:<id>`, `meeting:<thread or id>`. */
+export function describeOutboundTarget(t: OutboundTarget): string {
+  switch (t.kind) {
+    case 'phone':
+      return t.phone;
+    case 'user':
+      return `user:${t.user}`;
+    case 'meeting': {
+      const m = t.meetingInfo;
+      return `meeting:${
+        m['@odata.type'] === '#microsoft.graph.joinMeetingIdMeetingInfo'
+          ? m.joinMeetingId
+          : (t.chatInfo?.threadId ?? '')
+      }`;
+    }
+  }
+}
+
+/** The invitation target of a peer-to-peer call; null for a meeting (which is joined, not invited). */
+export function invitationOf(t: OutboundTarget): InvitationTarget | null {
+  switch (t.kind) {
+    case 'phone':
+      return {
+        '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+        identity: { phone: { '@odata.type': '#microsoft.graph.identity', id: t.phone } },
+      };
+    case 'user':
+      return {
+        '@odata.type': '#microsoft.graph.invitationParticipantInfo',
+        identity: {
+          user: {
+            '@odata.type': '#microsoft.graph.identity',
+            id: t.user,
+            ...(t.tenantId ? { tenantId: t.tenantId } : {}),
+          },
+        },
+      };
+    case 'meeting':
+      return null;
+  }
+}
+
+/**
+ * What the end of an unanswered attempt means, from Graph's result: SIP-style codes as the
+ * platform reports them (486 busy, 603 declined, 480/408/487 no answer); anything else failed.
+ */
+export function outcomeOf(answered: boolean, result: ResultInfo | null): OutboundOutcome {
+  if (answered) return 'answered';
+  switch (result?.code) {
+    case 486:
+      return 'busy';
+    case 603:
+      return 'declined';
+    case 408:
+    case 480:
+    case 487:
+      return 'notAnswered';
+    default:
+      return 'failed';
+  }
+}
