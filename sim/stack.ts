@@ -111,6 +111,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
   const botUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const identity = options.managedIdentity === true;
+  const timeScale = options.sim?.timeScale ?? 1;
   const [azurite, sim] = await Promise.all([
     startAzurite({ oauth: identity }),
     startSimulator({
@@ -152,6 +153,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     NODE_EXTRA_CA_CERTS: caCertPath,
     IVR_FLOWS_DIR: options.flowsDir,
     IVR_LOCAL_DEV_HTTP: 'true',
+    // The bot's menu waits follow the simulator's time scale, so timelines show them as configured.
+    ...(timeScale >= 0.001 && timeScale < 1 ? { IVR_TEST_TIMER_SCALE: String(timeScale) } : {}),
     ...(options.botEnv ?? {}),
   };
   for (let i = 0; i < instances; i++) {

@@ -462,15 +462,18 @@ export interface FlowCatalog {
   problems: FlowProblem[];
 }
 
+/** Flow files of a folder: not the JSON Schemas, nor the flow tests (`npm run flows -- test`). */
+export function isFlowFileName(name: string): boolean {
+  return name.endsWith('.json') && !name.endsWith('.schema.json') && !name.endsWith('.test.json');
+}
+
 export function loadFlowDirectory(dir: string, options?: FlowValidationOptions): FlowCatalog {
   const byIdentity = new Map<string, LoadedFlow>();
   const byId = new Map<string, LoadedFlow>();
   const problems: FlowProblem[] = [];
   let files: string[];
   try {
-    files = readdirSync(dir)
-      .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
-      .sort();
+    files = readdirSync(dir).filter(isFlowFileName).sort();
   } catch (err) {
     return {
       byIdentity,
