@@ -209,6 +209,7 @@ export async function runFlowTests(file: string, options: RunOptions = {}): Prom
     stack = await startStack({
       flowsDir: dir,
       sim: { timeScale: options.timeScale ?? 0.05, seed: options.seed ?? 1, targets: tests.targets ?? {} },
+      scaleBotTimers: true,
       botEnv: firstAt ? { IVR_TEST_NOW: firstAt } : {},
     });
     for (const c of tests.cases) {
