@@ -45,6 +45,8 @@ export interface LoadedFlow {
   version?: number;
   /** Prompt names reachable from each entry node, in a stable order. */
   promptsByEntry: ReadonlyMap<string, readonly string[]>;
+  /** A flow file's text, kept as its last known good across restarts. */
+  text?: string;
 }
 
 /** Edges out of a node, with the JSON path of each reference (for error messages). */
@@ -507,7 +509,7 @@ function addFlowFile(
   if ('problem' in read) return [read.problem];
   const result = validateFlowText(read.text, file, options);
   if (!result.flow) return result.problems;
-  const loaded = result.flow;
+  const loaded = { ...result.flow, text: read.text };
   const f = loaded.flow;
   const identities = [f.number, ...f.aliases, ...(f.applicationInstanceId ? [f.applicationInstanceId] : [])];
   const clash = identities.find((id) => byIdentity.has(id));
