@@ -258,6 +258,9 @@ async function startQueuePollers(
 ): Promise<Array<() => Promise<void>>> {
   const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
   if (queues.length === 0) return [];
+  // Scaled timers (IVR_TEST_TIMER_SCALE, tests and dev) are polled for as much faster.
+  const scale = Number(process.env.IVR_TEST_TIMER_SCALE ?? 1);
+  const maxPollingMs = scale > 0 && scale < 1 ? Math.max(50, MAX_POLLING_MS * scale) : MAX_POLLING_MS;
   // The same connection logic as the app: a connection string or an identity-based connection.
   const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
   const connections = new Map<string, StorageClients>();
@@ -325,7 +328,7 @@ async function startQueuePollers(
           );
           // As the Functions host does: an empty queue is polled less and less often, up to
           // host.json's queues.maxPollingInterval; a message brings the pace back at once.
-          idleWait = receivedMessageItems.length === 0 ? Math.min(MAX_POLLING_MS, idleWait * 2 || 50) : 0;
+          idleWait = receivedMessageItems.length === 0 ? Math.min(maxPollingMs, idleWait * 2 || 50) : 0;
           if (idleWait > 0) await new Promise((r) => setTimeout(r, idleWait));
         } catch (err) {
           if (!stopped) log(`[${reg.name}] queue poll failed: ${(err as Error).message}`);

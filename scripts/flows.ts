@@ -2,11 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { flowDiagram } from '../shared/flows/diagram';
 import { formatProblem, parseFlowText, validateFlowText } from '../shared/flows/loader';
+import { FlowTestFileError, formatCaseResult, runFlowTests } from '../sim/flowTest';
 
 /**
  * npm run flows -- <command>: flows as code against a deployed app or the local host.
  * The app's URL and function key come from --url/--key or IVR_ADMIN_URL/IVR_FUNCTION_KEY.
- * Exit codes: 0 done, 1 a problem with the flow (invalid, stale, different), 2 usage,
+ * Exit codes: 0 done, 1 a problem with the flow (invalid, stale, different, a test failed), 2 usage,
  * 3 the app could not be reached or failed.
  */
 
@@ -18,6 +19,7 @@ const USAGE = `usage: npm run flows -- <command> [options]
   diff <file>                    compare a file with the deployed version of its number
   history <number>               list the number's versions
   rollback <number> <version>    make an old version current again (as a new version)
+  test <file.test.json> [--time-scale s] [--seed n]   run a flow's test cases in the simulator
 options: --url <app url> --key <function key> --json`;
 
 export interface Io {
@@ -225,6 +227,30 @@ async function run(argv: string[], io: Io): Promise<number> {
         () => `${stored.number}: version ${version} is current again, as version ${stored.version}`,
       );
       return 0;
+    }
+    case 'test': {
+      const file = positional[0];
+      if (!file) throw new Exit(2, USAGE);
+      const positive = (name: string, fallback: number) => {
+        const v = flags[name] === undefined ? fallback : Number(flags[name]);
+        if (!(v > 0)) throw new Exit(2, `--${name} must be a positive number`);
+        return v;
+      };
+      let results;
+      try {
+        results = await runFlowTests(file, {
+          timeScale: positive('time-scale', 0.05),
+          seed: positive('seed', 1),
+          ...(json ? {} : { onCase: (r) => io.out(formatCaseResult(r)) }),
+        });
+      } catch (err) {
+        if (err instanceof FlowTestFileError) throw new Exit(2, err.message);
+        throw err;
+      }
+      const failed = results.filter((r) => !r.passed);
+      if (json) io.out(JSON.stringify({ file, passed: failed.length === 0, cases: results }, null, 2));
+      else io.out(`${results.length - failed.length} of ${results.length} cases passed`);
+      return failed.length === 0 ? 0 : 1;
     }
     default:
       throw new Exit(2, command ? `unknown command "${command}"\n${USAGE}` : USAGE);

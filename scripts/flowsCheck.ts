@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatProblem, loadFlowDirectory } from '../shared/flows/loader';
+import { formatProblem, isFlowFileName, loadFlowDirectory } from '../shared/flows/loader';
 
 /** npm run flows:check [dir]: validates every flow file; exit 1 and every problem listed when any is invalid. */
 const dir = resolve(process.argv[2] ?? process.env.IVR_FLOWS_DIR ?? 'flows');
@@ -9,7 +9,7 @@ for (const flow of catalog.byId.values()) console.log(`ok      ${flow.file} (${f
 for (const p of catalog.problems) console.error(`invalid ${formatProblem(p)}`);
 let files: number | undefined;
 try {
-  files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).length;
+  files = readdirSync(dir).filter(isFlowFileName).length;
 } catch {
   // An unreadable directory is already listed as a problem above.
 }

@@ -77,7 +77,13 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     timeoutMs,
   );
   const blobs = new AzureRecordingBlobStore(() => storage.container(settings.IVR_RECORDINGS_CONTAINER));
-  const timers = new StorageTimerQueue(JsonQueue.of(() => storage.queue(TIMER_QUEUE), timeoutMs));
+  const startupProblems: string[] = [];
+  const timers = new StorageTimerQueue(
+    JsonQueue.of(() => storage.queue(TIMER_QUEUE), timeoutMs),
+    settings.IVR_TEST_TIMER_SCALE,
+    (err) => void startupProblems.push(`a scaled timer was lost: ${err.message}`),
+  );
+  const clock = testClock(settings.IVR_TEST_NOW);
   const jobsQueue = JsonQueue.of(() => storage.queue(RECORDINGS_QUEUE), timeoutMs);
   const poisonQueue = JsonQueue.of(() => storage.queue(RECORDINGS_POISON_QUEUE), timeoutMs);
   const recordingJobs: RecordingJobs = {
@@ -110,7 +116,6 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     audience: settings.BOT_APP_ID,
     clockSkewSeconds: settings.CALLBACK_CLOCK_SKEW_SECONDS,
   });
-  const startupProblems: string[] = [];
   const flowStore = new TableFlowStore(
     new TableConnector(() => storage.table(settings.IVR_FLOWS_TABLE)),
     timeoutMs,
@@ -169,7 +174,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         defaultFlowId: settings.IVR_DEFAULT_FLOW,
         tenantId,
         log,
-        now: options.now,
+        now: options.now ?? clock,
         deadline: options.deadline,
         observer: options.observer,
       });
@@ -185,6 +190,17 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         now: () => new Date(),
       }),
   };
+}
+
+/**
+ * IVR_TEST_NOW (tests and dev only): the bot's clock starts at that instant and runs on from
+ * there, so the simulator stack can test a schedule at a chosen date and time.
+ */
+function testClock(start: string | undefined): (() => Date) | undefined {
+  if (!start) return undefined;
+  const origin = Date.parse(start);
+  const startedAt = performance.now();
+  return () => new Date(origin + (performance.now() - startedAt));
 }
 
 let current: App | null = null;

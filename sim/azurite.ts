@@ -25,6 +25,8 @@ export interface AzuriteOptions {
    * signature), so identity-based connections can be tested for real.
    */
   oauth?: boolean;
+  /** Keep the data in this folder (`npm run dev`) instead of in memory. */
+  location?: string;
 }
 
 const ACCOUNT = 'devstoreaccount1';
@@ -36,7 +38,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   let lastError: Error | null = null;
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
-      const azurite = await startOnce(tls);
+      const azurite = await startOnce(tls, options.location);
       if (!tls) return azurite;
       return {
         ...azurite,
@@ -51,14 +53,14 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   throw lastError!;
 }
 
-async function startOnce(tls: TlsMaterial | null): Promise<Azurite> {
+async function startOnce(tls: TlsMaterial | null, location: string | undefined): Promise<Azurite> {
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
   const bin = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
   const child: ChildProcess = spawn(
     process.execPath,
     [
       bin,
-      '--inMemoryPersistence',
+      ...(location ? ['--location', location] : ['--inMemoryPersistence']),
       '--disableTelemetry',
       '--silent',
       '--skipApiVersionCheck',

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
   let stack: Stack | null = null;
   try {
     stack = await startStack({
+      scaleBotTimers: true,
       flowsDir: join(ROOT, 'sim', 'demo', 'flows'),
       sim: {
         timeScale: Number(process.env.DEMO_TIME_SCALE ?? 0.05),

@@ -10,7 +10,7 @@ import { connect, createServer } from 'node:net';
 const LOW = 20000;
 const HIGH = 32000;
 
-function tryBind(port: number): Promise<boolean> {
+export function tryBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));

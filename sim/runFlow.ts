@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   try {
     stack = await startStack({
       flowsDir: dir,
+      scaleBotTimers: true,
       sim: { timeScale: inputs.timeScale, seed: inputs.seed, targets: inputs.targets },
     });
     const from =

@@ -32,6 +32,15 @@ export interface StackOptions {
    * Service-style identity endpoint.
    */
   managedIdentity?: boolean;
+  /** Another storage emulator than a fresh in-memory Azurite (`npm run dev`: data on disk). */
+  azurite?: () => Promise<Azurite>;
+  /** The first bot instance's port (`npm run dev`: 7071, where the CLI looks); a free one when taken. */
+  botPort?: number;
+  /**
+   * The bot's menu waits follow the simulator's time scale (IVR_TEST_TIMER_SCALE), so timelines
+   * show them as configured: flow tests, the demo, `npm run sim` and `npm run dev`.
+   */
+  scaleBotTimers?: boolean;
 }
 
 /** The user-assigned identity of `managedIdentity` stacks. */
@@ -111,8 +120,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
   const botUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const identity = options.managedIdentity === true;
+  const timeScale = options.sim?.timeScale ?? 1;
   const [azurite, sim] = await Promise.all([
-    startAzurite({ oauth: identity }),
+    options.azurite ? options.azurite() : startAzurite({ oauth: identity }),
     startSimulator({
       graphOverHttps: true,
       ...(identity ? { managedIdentity: STACK_IDENTITY } : {}),
@@ -152,10 +162,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     NODE_EXTRA_CA_CERTS: caCertPath,
     IVR_FLOWS_DIR: options.flowsDir,
     IVR_LOCAL_DEV_HTTP: 'true',
+    ...(options.scaleBotTimers && timeScale >= 0.001 && timeScale < 1
+      ? { IVR_TEST_TIMER_SCALE: String(timeScale) }
+      : {}),
     ...(options.botEnv ?? {}),
   };
   for (let i = 0; i < instances; i++) {
-    const port = await freePort();
+    const port = i === 0 && options.botPort !== undefined ? options.botPort : await freePort();
     bots.push({ port, url: `http://127.0.0.1:${port}`, running: false, child: null });
     delivered.push(0);
   }

@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
+import { basename } from 'node:path';
 import type { StoredFlow, TableFlowStore } from '../storage/flowStore';
 import {
   formatProblem,
@@ -48,6 +49,8 @@ export class LiveFlows {
   private files: FlowCatalog = { byIdentity: new Map(), byId: new Map(), problems: [] };
   /** A file's last valid flow, kept while the file is invalid (last known good). */
   private lastGood = new Map<string, LoadedFlow>();
+  /** Each file's last valid text as saved in storage (by file name): the fallback after a restart. */
+  private saved = new Map<string, string>();
   private heads = new Map<string, { stored: StoredFlow; flow: LoadedFlow | null }>();
   private versions = new Map<string, LoadedFlow>();
   private current: FlowCatalog | null = null;
@@ -68,6 +71,13 @@ export class LiveFlows {
   }
 
   private async start(): Promise<FlowCatalog> {
+    if (this.options.store) {
+      // One range read at a cold start: what each file last loaded valid as, on any instance.
+      this.saved = await this.options.store.lastGoodFiles().catch((err: Error) => {
+        this.options.note(`last valid flow files could not be read: ${err.message}`);
+        return new Map<string, string>();
+      });
+    }
     this.reloadFiles();
     if (this.options.store) {
       await this.check().catch(() => false);
@@ -151,7 +161,7 @@ export class LiveFlows {
     const kept: FlowProblem[] = [];
     const invalidFiles = new Set(loaded.problems.map((p) => p.file));
     for (const file of invalidFiles) {
-      const good = this.lastGood.get(file);
+      const good = this.lastGood.get(file) ?? this.fromSaved(file);
       const identities = good ? identitiesOf(good) : [];
       if (good && !byId.has(good.id) && identities.every((i) => !byIdentity.has(i))) {
         byId.set(good.id, good);
@@ -159,11 +169,33 @@ export class LiveFlows {
         kept.push({ file, path: '', message: 'keeping its last valid version until the file is fixed' });
       }
     }
-    for (const flow of loaded.byId.values()) this.lastGood.set(flow.file, flow);
+    for (const flow of loaded.byId.values()) {
+      this.lastGood.set(flow.file, flow);
+      this.save(flow);
+    }
     for (const p of [...loaded.problems, ...kept])
       this.options.note(`invalid flow, not loaded: ${formatProblem(p)}`);
     this.files = { byIdentity, byId, problems: [...loaded.problems, ...kept] };
     if (this.current) this.current = this.build();
+  }
+
+  /** A file's saved last valid text, as a flow (null when none, or when it no longer validates). */
+  private fromSaved(file: string): LoadedFlow | null {
+    const text = this.saved.get(basename(file));
+    if (text === undefined) return null;
+    return validateFlowText(text, file, this.options.validation).flow ?? null;
+  }
+
+  /** Saves a valid file's text when it changed, off the request path; a failure is noted. */
+  private save(flow: LoadedFlow): void {
+    const store = this.options.store;
+    const name = basename(flow.file);
+    if (!store || flow.text === undefined || this.saved.get(name) === flow.text) return;
+    this.saved.set(name, flow.text);
+    store.saveLastGood(name, flow.text, new Date().toISOString()).catch((err: Error) => {
+      this.saved.delete(name);
+      this.noteOnce(`the last valid version of ${name} could not be saved: ${err.message}`);
+    });
   }
 
   private watchFiles(): void {

@@ -45,6 +45,8 @@ export interface LoadedFlow {
   version?: number;
   /** Prompt names reachable from each entry node, in a stable order. */
   promptsByEntry: ReadonlyMap<string, readonly string[]>;
+  /** A flow file's text, kept as its last known good across restarts. */
+  text?: string;
 }
 
 /** Edges out of a node, with the JSON path of each reference (for error messages). */
@@ -472,15 +474,18 @@ export interface FlowCatalog {
   problems: FlowProblem[];
 }
 
+/** Flow files of a folder: not the JSON Schemas, nor the flow tests (`npm run flows -- test`). */
+export function isFlowFileName(name: string): boolean {
+  return name.endsWith('.json') && !name.endsWith('.schema.json') && !name.endsWith('.test.json');
+}
+
 export function loadFlowDirectory(dir: string, options?: FlowValidationOptions): FlowCatalog {
   const byIdentity = new Map<string, LoadedFlow>();
   const byId = new Map<string, LoadedFlow>();
   const problems: FlowProblem[] = [];
   let files: string[];
   try {
-    files = readdirSync(dir)
-      .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
-      .sort();
+    files = readdirSync(dir).filter(isFlowFileName).sort();
   } catch (err) {
     return {
       byIdentity,
@@ -514,7 +519,7 @@ function addFlowFile(
   if ('problem' in read) return [read.problem];
   const result = validateFlowText(read.text, file, options);
   if (!result.flow) return result.problems;
-  const loaded = result.flow;
+  const loaded = { ...result.flow, text: read.text };
   const f = loaded.flow;
   const identities = [f.number, ...f.aliases, ...(f.applicationInstanceId ? [f.applicationInstanceId] : [])];
   const clash = identities.find((id) => byIdentity.has(id));

@@ -12,6 +12,8 @@ import { isStatus, withTimeout, type TableConnector } from './tables';
  *   catalog                 touched by every change: its ETag is the catalogue's version
  *   h_<number>              the number's current version, its text and metadata
  *   v_<number>_<version>    every version ever stored, never changed
+ *   f_<file name>           a flow file's last valid text: its fallback when the file is
+ *                           invalid at a cold start (last known good across restarts)
  */
 
 const PARTITION = 'flows';
@@ -88,6 +90,8 @@ function fromRow(e: Record<string, unknown>): StoredFlow {
   for (let i = 1; typeof e[`data${i}`] === 'string'; i++) text += e[`data${i}`] as string;
   return { ...metaOf(e), text };
 }
+
+const fileRow = (name: string) => `f_${safeKey(name)}`;
 
 export class TableFlowStore {
   constructor(
@@ -170,6 +174,29 @@ export class TableFlowStore {
       for await (const e of rows) out.push(map(e));
       return out;
     });
+  }
+
+  /** The last valid text of every flow file (by file name) that was ever loaded valid. */
+  async lastGoodFiles(): Promise<Map<string, string>> {
+    const rows = await this.list("RowKey gt 'f_' and RowKey lt 'f_~'", (e) => ({
+      name: String(e.name),
+      text: fromRow(e).text,
+    }));
+    return new Map(rows.map((r) => [r.name, r.text]));
+  }
+
+  /** Saves a flow file's text as its last known good (not a version: the catalogue is untouched). */
+  async saveLastGood(name: string, text: string, at: string): Promise<void> {
+    const row = toRow(fileRow(name), {
+      number: '',
+      version: 0,
+      deleted: false,
+      at,
+      author: null,
+      comment: null,
+      text,
+    });
+    await this.op((c, abortSignal) => c.upsertEntity({ ...row, name } as never, 'Replace', { abortSignal }));
   }
 
   /**

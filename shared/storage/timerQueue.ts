@@ -60,9 +60,27 @@ export class JsonQueue {
 }
 
 export class StorageTimerQueue implements TimerQueue {
-  constructor(private readonly queue: JsonQueue) {}
+  /**
+   * `scale` (IVR_TEST_TIMER_SCALE, tests and dev only) shortens menu waits to match the
+   * simulator's time scale; `onLostTimer` hears of a scaled timer whose message could not be sent.
+   */
+  constructor(
+    private readonly queue: JsonQueue,
+    private readonly scale = 1,
+    private readonly onLostTimer: (err: Error) => void = () => undefined,
+  ) {}
 
   async schedule(message: TimerMessage, delaySeconds: number): Promise<void> {
-    await this.queue.send(message, { delaySeconds, ttlSeconds: 3600 });
+    // Only menu waits scale: a recording's grace period waits for the platform, not the caller.
+    if (this.scale === 1 || !/^(noInput|interDigit)-/.test(message.timerId))
+      return this.queue.send(message, { delaySeconds, ttlSeconds: 3600 });
+    // A queue delay is whole seconds, too coarse once scaled: the wait is held here and the
+    // message sent visible when due. Test and dev only: such a timer dies with the process.
+    setTimeout(
+      () => {
+        this.queue.send(message, { ttlSeconds: 3600 }).catch((err: Error) => this.onLostTimer(err));
+      },
+      delaySeconds * this.scale * 1000,
+    );
   }
 }

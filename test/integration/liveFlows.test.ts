@@ -228,6 +228,22 @@ test('last known good: an invalid file keeps its last valid flow, or the stored 
   const problems = getApp().takeStartupProblems();
   expect(problems.join('\n')).toMatch(/other\.json.*not valid JSON at line 1/);
 
+  // Across a restart: the last valid text was saved in storage when it loaded, so a fresh
+  // instance (a cold start, nothing in memory) with the file still invalid keeps serving it.
+  for (let i = 0; i < 100 && !(await getApp().flowStore.lastGoodFiles()).has('other.json'); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  const restarted = createApp(loadSettings({ ...bot.env, IVR_FLOWS_REFRESH_MS: '60000' }));
+  try {
+    const served = (await restarted.flows()).byIdentity.get('+14255550150');
+    expect(served?.flow.prompts.menu).toMatch(/menu-good/);
+    // Told by the first invocation's logger: the problem and the fallback.
+    const told = restarted.takeStartupProblems().join('\n');
+    expect(told).toMatch(/other\.json.*not valid JSON at line 1/);
+    expect(told).toMatch(/other\.json.*keeping its last valid version/);
+  } finally {
+    restarted.liveFlows.close();
+  }
+
   // A fresh instance with the number's file invalid still serves the stored version.
   writeFileSync(join(bot.flowsDir, 'line.json'), '{ broken');
   const other = createApp(loadSettings({ ...bot.env, IVR_FLOWS_REFRESH_MS: '60000' }));

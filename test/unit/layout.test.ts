@@ -5,6 +5,7 @@ import { functionFiles, loadLocalSettings } from '../../host/localHost';
 import { settingsSchema } from '../../shared/config/settings';
 import { flowJsonSchema } from '../../shared/flows/jsonSchema';
 import { loadFlowDirectory } from '../../shared/flows/loader';
+import { flowTestJsonSchema } from '../../sim/flowTest';
 
 /** What Core Tools and the Functions host read, checked here because Core Tools cannot run on our machines. */
 const ROOT = join(__dirname, '..', '..');
@@ -72,6 +73,7 @@ test('.funcignore keeps tests and sources out of the deployment', () => {
 
 test('flows/flow.schema.json is exactly what the zod schema generates (npm run flows:schema)', () => {
   expect(readFileSync(join(ROOT, 'flows', 'flow.schema.json'), 'utf8')).toBe(flowJsonSchema());
+  expect(readFileSync(join(ROOT, 'flows', 'flow-test.schema.json'), 'utf8')).toBe(flowTestJsonSchema());
 });
 
 test('every example flow validates and references the JSON Schema', () => {
