@@ -907,7 +907,7 @@ async function main(): Promise<void> {
         `${padEnd(k.label, 36)}${pad(`${k.table.reads}/${k.table.writes}`, 9)}${pad(`${k.queue.reads}/${k.queue.writes}`, 9)}${pad(`${k.blob.reads}/${k.blob.writes}`, 9)}${pad(k.replyMsMedian.toFixed(1), 10)}`,
       );
     log(
-      `background polls, not counted above (queue messages, the flow catalogue check): ${tx.queuePollsPerSecond}/s; recording ${tx.recordingBytes} bytes, downloaded ${tx.recordingDownloads}x; ${tx.callsEnded}/${tx.calls} calls ended, ${tx.recordingsStored}/${tx.calls} recordings stored, ${tx.hangups}/${tx.calls} hung up`,
+      `background requests, not counted above (queue polls, the flow catalogue's check and saved copies): ${tx.queuePollsPerSecond}/s; recording ${tx.recordingBytes} bytes, downloaded ${tx.recordingDownloads}x; ${tx.callsEnded}/${tx.calls} calls ended, ${tx.recordingsStored}/${tx.calls} recordings stored, ${tx.hangups}/${tx.calls} hung up`,
     );
     if (OPTIONS.verbose)
       for (const k of tx.kinds) log(`  ${k.kind}:\n    ${k.requests.join('\n    ') || '(none)'}`);

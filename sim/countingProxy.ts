@@ -50,8 +50,9 @@ export interface Upstream {
 
 function classify(service: StorageService, method: string, path: string): StorageRequest['kind'] {
   if (service === 'queue' && method === 'GET' && /\/messages\/?$/.test(path)) return 'poll';
-  // Each instance's background check of the stored flow catalogue (every IVR_FLOWS_REFRESH_MS).
-  if (service === 'table' && method === 'GET' && /\/ivrflows\(/.test(path)) return 'poll';
+  // The flow catalogue's upkeep, per instance and never per notification: its background
+  // check (every IVR_FLOWS_REFRESH_MS) and the saved copy of a file flow that loaded valid.
+  if (service === 'table' && /\/ivrflows(\(|$|\?)/.test(path)) return 'poll';
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 
