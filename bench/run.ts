@@ -271,7 +271,8 @@ class Bench {
     const ids = Array.from({ length: level }, () => randomUUID());
     const bodies = ids.map((id) => JSON.stringify(incomingCall(id, LATENCY_NUMBER)));
     const tokens = ids.map(() => this.standIn.callbackToken());
-    for (const id of ids) this.incoming.set(id, phase);
+    // The floor's calls are its own: a floor that drops one says nothing about the bot.
+    for (const id of ids) this.incoming.set(id, target.name === 'floor' ? `${phase} (floor)` : phase);
     const before = this.cpu();
     const results = await Promise.all(
       ids.map((_, i) => postNotification(target.url, bodies[i]!, tokens[i]!)),
@@ -858,7 +859,10 @@ async function main(): Promise<void> {
       if (n > 1) e.duplicated++;
       byPhase.set(phase, e);
     }
-    const totals = [...byPhase.values()];
+    const totals = [...byPhase].filter(([phase]) => !phase.endsWith('(floor)')).map(([, t]) => t);
+    const floorLost = sum(
+      [...byPhase].filter(([phase]) => phase.endsWith('(floor)')).map(([, t]) => t.lost + t.duplicated),
+    );
     const lostDup = {
       calls: sum(totals.map((t) => t.calls)),
       lost: sum(totals.map((t) => t.lost)),
@@ -902,7 +906,8 @@ async function main(): Promise<void> {
     );
 
     log(
-      `\nLOST / DUPLICATED: ${lostDup.calls} incoming calls, ${lostDup.lost} without an answer, ${lostDup.duplicated} answered more than once`,
+      `\nLOST / DUPLICATED (the bot's calls): ${lostDup.calls} incoming calls, ${lostDup.lost} without an answer, ${lostDup.duplicated} answered more than once` +
+        (floorLost ? `; the floor lost or repeated ${floorLost} of its own (not the bot's)` : ''),
     );
     for (const [phase, e] of byPhase)
       if (e.lost || e.duplicated)
