@@ -1,11 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { context as otelContext } from '@opentelemetry/api';
 import { getApp, invocationLogger } from '../app';
 import { CallbackAuthError } from '../auth/callbackAuth';
 import { jsonError, readJsonBody } from '../functions/http';
 import { NotificationFormatError, parseNotificationBatch } from '../graph/notifications';
 import { startAzureMonitor } from '../telemetry/azureMonitor';
-import { callTelemetryEnabled, NotificationTelemetry } from '../telemetry/callTelemetry';
+import { callTelemetryEnabled } from '../telemetry/switch';
 
 /**
  * POST /api/calls: authenticated, validated item by item, then handed to the IVR within a
@@ -52,6 +51,11 @@ export async function callsHandler(
       for (const n of batch.notifications) await calls.handleNotification(n, source);
       return;
     }
+    // OpenTelemetry loads only when telemetry is on.
+    const [{ context: otelContext }, { NotificationTelemetry }] = await Promise.all([
+      import('@opentelemetry/api'),
+      import('../telemetry/callTelemetry'),
+    ]);
     for (const n of batch.notifications) {
       // One span per notification, in its call's trace; the service reports what it changed.
       const telemetry = new NotificationTelemetry(n);

@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
 import { RECORDING_ATTEMPTS, recordingJobSchema, RETRY_DELAYS_SECONDS } from '../ivr/recordingArchiver';
-import { recordingOutcome } from '../telemetry/callTelemetry';
+import { callTelemetryEnabled } from '../telemetry/switch';
 import { safeJson } from './timers';
 
 /** host.json's queues.maxDequeueCount: the host's own retries when a run throws (storage down). */
@@ -27,7 +27,7 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
   const archiver = app.archiver(log);
   try {
     const result = await archiver.archive(job);
-    if (!('retry' in result)) return recordingOutcome(result.status, job.number);
+    if (!('retry' in result)) return countOutcome(result.status, job.number);
     if (job.attempt < RECORDING_ATTEMPTS) {
       await app.recordingJobs.enqueue(
         { ...job, attempt: job.attempt + 1 },
@@ -36,7 +36,7 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
       return;
     }
     await archiver.lose(job, `gave up after ${job.attempt} attempts: ${result.retry}`);
-    recordingOutcome('lost', job.number);
+    await countOutcome('lost', job.number);
     await app.recordingJobs.poison(job, result.retry);
   } catch (err) {
     const dequeueCount = Number(context.triggerMetadata?.dequeueCount ?? 1);
@@ -44,4 +44,10 @@ export async function recordingsHandler(message: unknown, context: InvocationCon
       await archiver.lose(job, `gave up: ${(err as Error).message}`).catch(() => undefined);
     throw err;
   }
+}
+
+/** Counts a recording outcome in telemetry, loading OpenTelemetry only when it is on. */
+async function countOutcome(outcome: string, number: string | null): Promise<void> {
+  if (!callTelemetryEnabled()) return;
+  (await import('../telemetry/callTelemetry')).recordingOutcome(outcome, number);
 }

@@ -1,5 +1,5 @@
 import type { Settings } from '../config/settings';
-import { useCallTelemetry } from './callTelemetry';
+import { useCallTelemetry } from './switch';
 
 /**
  * Starts the Azure Monitor OpenTelemetry distro when APPLICATIONINSIGHTS_CONNECTION_STRING is

@@ -15,6 +15,9 @@ import {
 import type { ParsedNotification } from '../graph/notifications';
 import type { CallObserver } from '../ivr/callService';
 import type { CallContext } from '../ivr/context';
+import { callTelemetryEnabled } from './switch';
+
+export { callTelemetryEnabled, useCallTelemetry } from './switch';
 
 /**
  * OpenTelemetry for calls, through the vendor-neutral API only: without an SDK registered
@@ -24,18 +27,6 @@ import type { CallContext } from '../ivr/context';
  */
 
 const SCOPE = 'graph-ivr';
-
-let enabled = false;
-/**
- * Turns call telemetry on (Azure Monitor's start does; tests that register their own SDK
- * too). Off, the calls endpoint creates no spans at all: the hot path pays nothing for it.
- */
-export function useCallTelemetry(on = true): void {
-  enabled = on;
-}
-export function callTelemetryEnabled(): boolean {
-  return enabled;
-}
 
 /** Every notification of a call joins one trace, whose id is derived from the call id. */
 export function callTraceContext(callId: string): Context {
@@ -188,6 +179,6 @@ export class NotificationTelemetry implements CallObserver {
 
 /** A recording's final outcome (stored, discarded, lost). */
 export function recordingOutcome(outcome: string, number: string | null): void {
-  if (!enabled) return;
+  if (!callTelemetryEnabled()) return;
   instruments().recordings.add(1, { outcome, number: number ?? 'unknown' });
 }
