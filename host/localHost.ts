@@ -7,6 +7,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
+import { MAX_DEQUEUE_COUNT } from '../shared/queues';
 import { StorageClients, storageConnectionOf } from '../shared/storage/connection';
 
 /**
@@ -100,8 +101,6 @@ function invocation(
 
 /** host.json's queues.maxPollingInterval. */
 const MAX_POLLING_MS = 1000;
-/** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
-const MAX_DEQUEUE_COUNT = 5;
 
 /**
  * Log lines to stdout, written once per turn of the event loop: a write to a pipe is

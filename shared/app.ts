@@ -23,8 +23,6 @@ import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
  * SDKs and @azure/identity load on their first use.
  */
 
-export { RECORDINGS_QUEUE, TIMER_QUEUE };
-
 export interface RecordingJobs extends RecordingJobQueue {
   /** A job that failed its last attempt, kept where the Functions host keeps poison messages. */
   poison(job: RecordingJob, reason: string): Promise<void>;

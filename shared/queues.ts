@@ -3,3 +3,5 @@ export const TIMER_QUEUE = 'ivr-timers';
 export const RECORDINGS_QUEUE = 'ivr-recordings';
 /** Where the Functions host moves a message that failed its last attempt; the bot puts a failed recording job there too. */
 export const RECORDINGS_POISON_QUEUE = `${RECORDINGS_QUEUE}-poison`;
+/** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
+export const MAX_DEQUEUE_COUNT = 5;

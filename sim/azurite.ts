@@ -29,8 +29,42 @@ export interface AzuriteOptions {
   location?: string;
 }
 
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const ACCOUNT = 'devstoreaccount1';
+export const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export type AzuritePorts = Record<'blob' | 'queue' | 'table', number>;
+
+/** Azurite's command line for all three services on loopback, in memory or on disk. */
+export function azuriteArgs(ports: AzuritePorts, options: { location?: string } = {}): string[] {
+  return [
+    join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js'),
+    ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
+    '--disableTelemetry',
+    '--silent',
+    '--skipApiVersionCheck',
+    ...(['blob', 'queue', 'table'] as const).flatMap((s) => [
+      `--${s}Host`,
+      '127.0.0.1',
+      `--${s}Port`,
+      String(ports[s]),
+    ]),
+  ];
+}
+
+/** The service URIs and connection string of Azurite's development account on these ports. */
+export function azuriteEndpoints(
+  ports: AzuritePorts,
+  scheme: 'http' | 'https' = 'http',
+): { serviceUris: Record<'blob' | 'queue' | 'table', string>; connectionString: string } {
+  const uri = (port: number) => `${scheme}://127.0.0.1:${port}/${ACCOUNT}`;
+  const serviceUris = { blob: uri(ports.blob), queue: uri(ports.queue), table: uri(ports.table) };
+  return {
+    serviceUris,
+    connectionString:
+      `DefaultEndpointsProtocol=${scheme};AccountName=${ACCOUNT};AccountKey=${KEY};` +
+      `BlobEndpoint=${serviceUris.blob};QueueEndpoint=${serviceUris.queue};TableEndpoint=${serviceUris.table};`,
+  };
+}
 
 /** Starts Azurite; a port lost to another process between the check and the bind means another try. */
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
@@ -55,27 +89,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
 
 async function startOnce(tls: TlsMaterial | null, location: string | undefined): Promise<Azurite> {
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
-  const bin = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'azurite.js');
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      bin,
-      ...(location ? ['--location', location] : ['--inMemoryPersistence']),
-      '--disableTelemetry',
-      '--silent',
-      '--skipApiVersionCheck',
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      String(blob),
-      '--queueHost',
-      '127.0.0.1',
-      '--queuePort',
-      String(queue),
-      '--tableHost',
-      '127.0.0.1',
-      '--tablePort',
-      String(table),
+      ...azuriteArgs({ blob, queue, table }, { location }),
       ...(tls ? ['--oauth', 'basic', '--cert', tls.caCertPath, '--key', tls.keyPath] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -94,15 +111,7 @@ async function startOnce(tls: TlsMaterial | null, location: string | undefined):
     child.kill();
     throw new Error(`Azurite did not start: ${(err as Error).message}`, { cause: err });
   }
-  const scheme = tls ? 'https' : 'http';
-  const serviceUris = {
-    blob: `${scheme}://127.0.0.1:${blob}/${ACCOUNT}`,
-    queue: `${scheme}://127.0.0.1:${queue}/${ACCOUNT}`,
-    table: `${scheme}://127.0.0.1:${table}/${ACCOUNT}`,
-  };
-  const connectionString =
-    `DefaultEndpointsProtocol=${scheme};AccountName=${ACCOUNT};AccountKey=${KEY};` +
-    `BlobEndpoint=${serviceUris.blob};QueueEndpoint=${serviceUris.queue};TableEndpoint=${serviceUris.table};`;
+  const { serviceUris, connectionString } = azuriteEndpoints({ blob, queue, table }, tls ? 'https' : 'http');
   return {
     connectionString,
     serviceUris,
@@ -195,17 +204,8 @@ export async function startSplitAzurite(location: string): Promise<SplitAzurite>
     };
   };
   const [blob, queue, table] = await Promise.all([handle('blob'), handle('queue'), handle('table')]);
-  const connectionString =
-    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
-    `BlobEndpoint=http://127.0.0.1:${blob.port}/${ACCOUNT};QueueEndpoint=http://127.0.0.1:${queue.port}/${ACCOUNT};` +
-    `TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};`;
   return {
-    connectionString,
-    serviceUris: {
-      blob: `http://127.0.0.1:${blob.port}/${ACCOUNT}`,
-      queue: `http://127.0.0.1:${queue.port}/${ACCOUNT}`,
-      table: `http://127.0.0.1:${table.port}/${ACCOUNT}`,
-    },
+    ...azuriteEndpoints({ blob: blob.port, queue: queue.port, table: table.port }),
     services: { blob, queue, table },
     stop: async () => {
       await Promise.all([blob.stop(), queue.stop(), table.stop()]);

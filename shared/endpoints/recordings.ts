@@ -1,11 +1,9 @@
 import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
 import { RECORDING_ATTEMPTS, recordingJobSchema, RETRY_DELAYS_SECONDS } from '../ivr/recordingArchiver';
+import { MAX_DEQUEUE_COUNT } from '../queues';
 import { callTelemetryEnabled } from '../telemetry/switch';
 import { safeJson } from './timers';
-
-/** host.json's queues.maxDequeueCount: the host's own retries when a run throws (storage down). */
-export const MAX_DEQUEUE_COUNT = 5;
 
 /**
  * A recording job from the queue: one download attempt. A transient failure queues the next

@@ -42,7 +42,6 @@ export interface CallStore {
   findLink(callId: string, deadline?: number): Promise<string | null>;
   /** Contexts of calls not ended. For timers only: this is a scan. */
   listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }>;
-  delete(clientContext: string, etag: string): Promise<void>;
   /** Loads (or creates) the hash secret ahead of the first call. */
   warmUp(): Promise<void>;
   /**
@@ -318,17 +317,6 @@ export class TableCallStore implements CallStore {
     } catch (err) {
       if (isStatus(err, 404)) return;
       throw err;
-    }
-  }
-
-  async delete(clientContext: string, etag: string): Promise<void> {
-    try {
-      await this.op((c, abortSignal) =>
-        c.deleteEntity(contextPartition(clientContext), CONTEXT_ROW, { etag, abortSignal }),
-      );
-    } catch (err) {
-      if (isStatus(err, 412)) throw new ConflictError();
-      if (!isStatus(err, 404)) throw err;
     }
   }
 }

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
+import { StorageClients } from './connection';
 import { isLoopbackHost } from '../config/settings';
 import { addressProblem, guardedLookup, UnsafeAddressError } from '../net/addressGuard';
 
@@ -51,10 +52,8 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
     container: string,
     options?: RecordingBlobStoreOptions,
   ): AzureRecordingBlobStore {
-    return new AzureRecordingBlobStore(async () => {
-      const { BlobServiceClient } = await import('@azure/storage-blob');
-      return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container);
-    }, options);
+    const clients = new StorageClients({ kind: 'connectionString', connectionString });
+    return new AzureRecordingBlobStore(() => clients.container(container), options);
   }
 
   private client(): Promise<ContainerClient> {

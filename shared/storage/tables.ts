@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { StorageClients } from './connection';
 
 /**
  * One table's client, made on first use (the Tables SDK loads then, not at cold start),
@@ -59,12 +60,8 @@ export class TableConnector {
   constructor(private readonly make: () => Promise<TableClient>) {}
 
   static fromConnectionString(connectionString: string, tableName: string): TableConnector {
-    return new TableConnector(async () => {
-      const { TableClient } = await import('@azure/data-tables');
-      return TableClient.fromConnectionString(connectionString, tableName, {
-        allowInsecureConnection: /http:\/\/|UseDevelopmentStorage=true/i.test(connectionString),
-      });
-    });
+    const clients = new StorageClients({ kind: 'connectionString', connectionString });
+    return new TableConnector(() => clients.table(tableName));
   }
 
   client(): Promise<TableClient> {

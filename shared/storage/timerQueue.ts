@@ -26,13 +26,6 @@ export class JsonQueue {
     private readonly timeoutMs: number,
   ) {}
 
-  static fromConnectionString(connectionString: string, queueName: string, timeoutMs: number): JsonQueue {
-    return JsonQueue.of(async () => {
-      const { QueueClient } = await import('@azure/storage-queue');
-      return new QueueClient(connectionString, queueName);
-    }, timeoutMs);
-  }
-
   /** A queue over a client made on first use; the queue is created then. */
   static of(client: () => Promise<QueueClient>, timeoutMs: number): JsonQueue {
     return new JsonQueue(async () => {

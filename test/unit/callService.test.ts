@@ -75,9 +75,6 @@ class MemoryStore implements CallStore {
     for (const row of this.rows.values())
       if (row.value.phase !== 'ended') yield { ...row, updatedAt: new Date(0).toISOString() };
   }
-  async delete(key: string) {
-    this.rows.delete(key);
-  }
   async warmUp() {}
 }
 
