@@ -23,6 +23,10 @@ param maximumInstanceCount int = 40
 @allowed([2048, 4096])
 param instanceMemoryMB int = 2048
 
+@secure()
+@description('Signs webhook deliveries: `azd env set IVR_WEBHOOK_SECRET <32+ random characters>`; empty leaves webhooks off.')
+param webhookSecret string = ''
+
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 
@@ -83,6 +87,7 @@ module functionApp 'modules/functionapp.bicep' = {
     alwaysReadyInstances: alwaysReadyInstances
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    webhookSecret: webhookSecret
   }
 }
 

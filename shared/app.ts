@@ -7,7 +7,13 @@ import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
 import { CallService, type CallObserver, type RecordingJobQueue } from './ivr/callService';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
-import { RECORDINGS_POISON_QUEUE, RECORDINGS_QUEUE, TIMER_QUEUE } from './queues';
+import {
+  RECORDINGS_POISON_QUEUE,
+  RECORDINGS_QUEUE,
+  TIMER_QUEUE,
+  WEBHOOKS_POISON_QUEUE,
+  WEBHOOKS_QUEUE,
+} from './queues';
 import type { Logger } from './logging';
 import { TableCallStore } from './storage/callStore';
 import { AzureRecordingBlobStore } from './storage/recordingStore';
@@ -16,6 +22,8 @@ import { StorageClients, storageConnectionOf } from './storage/connection';
 import { TableFlowStore } from './storage/flowStore';
 import { TableConnector } from './storage/tables';
 import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
+import type { PostOptions } from './webhooks/delivery';
+import { Webhooks } from './webhooks/outbox';
 
 /**
  * The composition root: validated settings in, wired adapters out. Built on first use,
@@ -43,6 +51,10 @@ export interface App {
   calls(log: Logger, options?: { now?: () => Date; deadline?: number; observer?: CallObserver }): CallService;
   archiver(log: Logger): RecordingArchiver;
   recordingJobs: RecordingJobs;
+  /** Signed webhook deliveries: queued here, sent by the `webhooks` queue function. */
+  webhooks: Webhooks;
+  /** How the `webhooks` function signs and sends. */
+  webhookPostOptions(): PostOptions;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
    * a Graph token, the flows, the call key secret. Failures are returned, not thrown: the
@@ -93,6 +105,11 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         { ttlSeconds: 7 * 86_400 },
       ),
   };
+  const webhooks = new Webhooks(
+    JsonQueue.of(() => storage.queue(WEBHOOKS_QUEUE), timeoutMs),
+    JsonQueue.of(() => storage.queue(WEBHOOKS_POISON_QUEUE), timeoutMs),
+    settings.IVR_LOCAL_DEV_HTTP,
+  );
   const tenantId = settings.AZURE_TENANT_ID;
   const getToken =
     overrides.getToken ??
@@ -135,6 +152,12 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     liveFlows,
     flowStore,
     recordingJobs,
+    webhooks,
+    webhookPostOptions: () => ({
+      secret: settings.IVR_WEBHOOK_SECRET,
+      timeoutMs: settings.IVR_WEBHOOK_TIMEOUT_MS,
+      allowLoopback: settings.IVR_LOCAL_DEV_HTTP,
+    }),
     takeStartupProblems: () => startupProblems.splice(0),
     noteStartupProblems: (problems) => void startupProblems.push(...problems),
     warmUp: async () => {

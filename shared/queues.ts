@@ -5,3 +5,6 @@ export const RECORDINGS_QUEUE = 'ivr-recordings';
 export const RECORDINGS_POISON_QUEUE = `${RECORDINGS_QUEUE}-poison`;
 /** host.json's queues.maxDequeueCount: after this many failed runs a message moves to `<queue>-poison`. */
 export const MAX_DEQUEUE_COUNT = 5;
+/** Signed webhook deliveries (outbound call outcomes, voicemail notices), one attempt per message. */
+export const WEBHOOKS_QUEUE = 'ivr-webhooks';
+export const WEBHOOKS_POISON_QUEUE = `${WEBHOOKS_QUEUE}-poison`;

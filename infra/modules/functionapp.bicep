@@ -15,6 +15,9 @@ param botAppId string
 param alwaysReadyInstances int
 param maximumInstanceCount int
 param instanceMemoryMB int
+@secure()
+@description('Signs webhook deliveries (IVR_WEBHOOK_SECRET); empty leaves webhooks off.')
+param webhookSecret string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -40,6 +43,7 @@ var appSettings = {
   AZURE_TENANT_ID: tenantId
   GRAPH_CREDENTIAL: 'federated'
   GRAPH_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+  IVR_WEBHOOK_SECRET: webhookSecret
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {

@@ -77,6 +77,9 @@ export const settingsSchema = z
     IVR_NOTIFICATION_DEADLINE_MS: int(1000, 14000).default(10000),
     IVR_STORAGE_TIMEOUT_MS: int(100, 10000).default(3000),
     IVR_RECORDING_DOWNLOAD_TIMEOUT_MS: int(1000, 120000).default(30000),
+    // Signs webhook deliveries; receivers verify with it. Long and random: it is a shared key.
+    IVR_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    IVR_WEBHOOK_TIMEOUT_MS: int(1000, 30000).default(10000),
     // Test and dev only (the simulator stack sets them): never in production.
     IVR_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
     IVR_TEST_TIMER_SCALE: z.coerce.number().min(0.001).max(1).default(1),
