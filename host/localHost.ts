@@ -232,18 +232,27 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   }
 
   for (const hook of startHooks) await hook();
-  const pollers = options.pollQueues === false ? [] : await startQueuePollers(all, log);
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', () => ok());
   });
+  // In Azure the host's queue listeners run beside the worker and never hold its first HTTP
+  // request: here too they start in the background once HTTP is served. One that cannot start
+  // (a bad connection setting) is logged, as the host does, and HTTP goes on.
+  const pollers: Promise<Array<() => Promise<void>>> =
+    options.pollQueues === false
+      ? Promise.resolve([])
+      : startQueuePollers(all, log).catch((err: Error) => {
+          log(`queue functions not started: ${err.message}`);
+          return [];
+        });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     close: async () => {
-      for (const stop of pollers) await stop();
+      for (const stop of await pollers) await stop();
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));
     },
