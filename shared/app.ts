@@ -1,13 +1,13 @@
 import type { InvocationContext } from '@azure/functions';
 import { resolve } from 'node:path';
 import { CallbackAuthenticator } from './auth/callbackAuth';
-import { loadSettings, type Settings } from './config/settings';
+import { loadSettings, parseTestLookupHosts, type Settings } from './config/settings';
 import type { FlowCatalog } from './flows/loader';
 import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
-import { CallService, type CallObserver, type RecordingJobQueue } from './ivr/callService';
+import { CallService, type CallObserver, type LookupQueue, type RecordingJobQueue } from './ivr/callService';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
-import { RECORDINGS_POISON_QUEUE, RECORDINGS_QUEUE, TIMER_QUEUE } from './queues';
+import { LOOKUPS_QUEUE, RECORDINGS_POISON_QUEUE, RECORDINGS_QUEUE, TIMER_QUEUE } from './queues';
 import type { Logger } from './logging';
 import { TableCallStore } from './storage/callStore';
 import { AzureRecordingBlobStore } from './storage/recordingStore';
@@ -43,6 +43,8 @@ export interface App {
   calls(log: Logger, options?: { now?: () => Date; deadline?: number; observer?: CallObserver }): CallService;
   archiver(log: Logger): RecordingArchiver;
   recordingJobs: RecordingJobs;
+  /** Test and dev only (IVR_TEST_LOOKUP_HOSTS): hosts of http nodes served by a local stand-in. */
+  testLookupHosts?: ReadonlyMap<string, URL>;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
    * a Graph token, the flows, the call key secret. Failures are returned, not thrown: the
@@ -93,6 +95,12 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         { ttlSeconds: 7 * 86_400 },
       ),
   };
+  const lookupsQueue = JsonQueue.of(() => storage.queue(LOOKUPS_QUEUE), timeoutMs);
+  // A result older than its call's watchdog is of no use: the message lives 5 minutes.
+  const lookups: LookupQueue = { enqueue: (message) => lookupsQueue.send(message, { ttlSeconds: 300 }) };
+  const testHosts = settings.IVR_TEST_LOOKUP_HOSTS
+    ? parseTestLookupHosts(settings.IVR_TEST_LOOKUP_HOSTS)
+    : null;
   const tenantId = settings.AZURE_TENANT_ID;
   const getToken =
     overrides.getToken ??
@@ -135,6 +143,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     liveFlows,
     flowStore,
     recordingJobs,
+    ...(testHosts && 'hosts' in testHosts ? { testLookupHosts: testHosts.hosts } : {}),
     takeStartupProblems: () => startupProblems.splice(0),
     noteStartupProblems: (problems) => void startupProblems.push(...problems),
     warmUp: async () => {
@@ -164,6 +173,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         records,
         timers,
         recordingJobs,
+        lookups,
         graph,
         flows,
         flowVersion: (id, version) => liveFlows.flowAt(id, version),
