@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { z } from 'zod';
 import { isLoopbackHost } from '../config/settings';
 import type { LookupAnswer } from '../ivr/lookup';
@@ -122,7 +123,13 @@ export async function performLookup(
       // A fresh connection through the guarded lookup: never a pooled socket opened without the check.
       agent: false,
       lookup: guardedLookup(options.lookup, allowLoopback),
-      ...(stand ? { servername: isIP(host) ? undefined : host } : {}),
+      // A stand-in's certificate names the stand-in, not the host the Host header carries.
+      ...(stand
+        ? {
+            servername: isIP(host) ? 'localhost' : host,
+            checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
+          }
+        : {}),
       ...(options.ca ? { ca: options.ca } : {}),
     });
     const deadline = setTimeout(
