@@ -115,7 +115,8 @@ export class Endpoints {
       return { status: 401, body: { error: 'missing or wrong credentials' } };
     }
     const a = script.answer;
-    if (a.delaySeconds > 0) await new Promise((r) => setTimeout(r, this.toRealMs(a.delaySeconds)));
+    // Unref'd: a slow answer still pending must not keep a finished test run alive.
+    if (a.delaySeconds > 0) await new Promise((r) => setTimeout(r, this.toRealMs(a.delaySeconds)).unref());
     if (a.drop) return { status: 0, drop: true };
     record.status = a.status;
     return {
