@@ -193,7 +193,14 @@ export function nodePrompts(node: FlowNode): Array<{ name: string; path: string[
 }
 
 function jsonPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, key) => {
+  return path.reduce<string>((acc, key, i) => {
+    // Items of a node's arrays are indexes: $.nodes.x.cases[0], as in the schema's own problems.
+    if (
+      typeof key === 'string' &&
+      /^\d+$/.test(key) &&
+      (path[i - 1] === 'cases' || path[i - 1] === 'headers')
+    )
+      return `${acc}[${key}]`;
     if (typeof key === 'number') return `${acc}[${key}]`;
     const k = String(key);
     return /^[A-Za-z_$][\w$]*$/.test(k) ? `${acc}.${k}` : `${acc}[${JSON.stringify(k)}]`;
@@ -710,7 +717,8 @@ function checkVariablesSet(
     const here = setAt.get(id) ?? new Set<string>();
     const writes = nodeWrites(node);
     for (const edge of nodeEdges(node)) {
-      const leaving = writes && edge.path.at(-1) === writes.onEdge ? new Set([...here, ...writes.names]) : here;
+      const leaving =
+        writes && edge.path.at(-1) === writes.onEdge ? new Set([...here, ...writes.names]) : here;
       if (meet(edge.to, leaving)) work.push(edge.to);
     }
   }
