@@ -168,7 +168,7 @@ export function parseTestLookupHosts(value: string): { hosts: Map<string, URL> }
     .map((e) => e.trim())
     .filter(Boolean)) {
     const [host, origin] = entry.split('=', 2) as [string, string | undefined];
-    let url: URL | null = null;
+    let url: URL | null;
     try {
       url = origin ? new URL(origin) : null;
     } catch {
