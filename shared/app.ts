@@ -1,13 +1,14 @@
 import type { InvocationContext } from '@azure/functions';
 import { resolve } from 'node:path';
 import { CallbackAuthenticator } from './auth/callbackAuth';
-import { loadSettings, type Settings } from './config/settings';
+import { loadSettings, parseTestLookupHosts, type Settings } from './config/settings';
 import type { FlowCatalog } from './flows/loader';
 import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
-import { CallService, type CallObserver, type RecordingJobQueue } from './ivr/callService';
+import { CallService, type CallObserver, type LookupQueue, type RecordingJobQueue } from './ivr/callService';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
 import {
+  LOOKUPS_QUEUE,
   RECORDINGS_POISON_QUEUE,
   RECORDINGS_QUEUE,
   TIMER_QUEUE,
@@ -55,6 +56,8 @@ export interface App {
   webhooks: Webhooks;
   /** How the `webhooks` function signs and sends. */
   webhookPostOptions(): PostOptions;
+  /** Test and dev only (IVR_TEST_LOOKUP_HOSTS): hosts of http nodes served by a local stand-in. */
+  testLookupHosts?: ReadonlyMap<string, URL>;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
    * a Graph token, the flows, the call key secret. Failures are returned, not thrown: the
@@ -110,6 +113,12 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     JsonQueue.of(() => storage.queue(WEBHOOKS_POISON_QUEUE), timeoutMs),
     settings.IVR_LOCAL_DEV_HTTP,
   );
+  const lookupsQueue = JsonQueue.of(() => storage.queue(LOOKUPS_QUEUE), timeoutMs);
+  // A result older than its call's watchdog is of no use: the message lives 5 minutes.
+  const lookups: LookupQueue = { enqueue: (message) => lookupsQueue.send(message, { ttlSeconds: 300 }) };
+  const testHosts = settings.IVR_TEST_LOOKUP_HOSTS
+    ? parseTestLookupHosts(settings.IVR_TEST_LOOKUP_HOSTS)
+    : null;
   const tenantId = settings.AZURE_TENANT_ID;
   const getToken =
     overrides.getToken ??
@@ -158,6 +167,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
       timeoutMs: settings.IVR_WEBHOOK_TIMEOUT_MS,
       allowLoopback: settings.IVR_LOCAL_DEV_HTTP,
     }),
+    ...(testHosts && 'hosts' in testHosts ? { testLookupHosts: testHosts.hosts } : {}),
     takeStartupProblems: () => startupProblems.splice(0),
     noteStartupProblems: (problems) => void startupProblems.push(...problems),
     warmUp: async () => {
@@ -187,6 +197,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         records,
         timers,
         recordingJobs,
+        lookups,
         graph,
         flows,
         flowVersion: (id, version) => liveFlows.flowAt(id, version),

@@ -3,6 +3,7 @@ import { projectRoot } from '../host/projectRoot';
 import { startStack, type Stack } from './stack';
 import { callReport } from './report';
 import type { CallerScriptInput } from './people';
+import type { EndpointScriptInput } from './endpoints';
 
 /**
  * npm run demo: the product end to end with no tenant, no phone line and no network.
@@ -72,6 +73,39 @@ export const scenarios: Scenario[] = [
       ],
     },
   },
+  {
+    title: 'Order status: enters an order number, hears it is delayed (HTTP lookup), leaves a message',
+    script: {
+      from: '+12065550127',
+      to: FRONT_DESK,
+      actions: [
+        ...listenThroughMenu,
+        { after: 1, press: '4' },
+        { waitFor: 'promptEnd' },
+        { after: 1, press: '4711#' },
+        { waitFor: 'beep' },
+        { after: 0.5, speak: 4 },
+        { after: 0.5, press: '#' },
+      ],
+    },
+  },
+];
+
+/** The order desk the flow's http node asks (orders.contoso.example), and the key it expects. */
+export const ORDERS_API_KEY = 'demo-orders-key';
+export const orderEndpoints: EndpointScriptInput[] = [
+  {
+    host: 'orders.contoso.example',
+    path: '/api/orders/4711',
+    method: 'GET',
+    expectHeaders: { 'x-api-key': ORDERS_API_KEY },
+    answer: { body: { number: '4711', status: 'delayed', eta: '2026-03-20' }, delaySeconds: 1 },
+  },
+  {
+    host: 'orders.contoso.example',
+    path: '/api/orders/*',
+    answer: { status: 404, body: { error: 'no such order' } },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -81,10 +115,13 @@ async function main(): Promise<void> {
   try {
     stack = await startStack({
       scaleBotTimers: true,
+      // The secret the order desk's http node sends (an app setting, never in the flow file).
+      botEnv: { IVR_SECRET_ORDERS_API_KEY: ORDERS_API_KEY },
       flowsDir: join(ROOT, 'sim', 'demo', 'flows'),
       sim: {
         timeScale: Number(process.env.DEMO_TIME_SCALE ?? 0.05),
         seed: 1,
+        endpoints: orderEndpoints,
         // The front desk picks up after 4 s; of the two on-call phones the second is quicker.
         targets: {
           '+14255550150': { answerAfter: 4 },

@@ -15,3 +15,4 @@ export {
   type TargetScriptInput,
 } from './people';
 export { makeWav, WAV_SAMPLE_RATE } from './wav';
+export type { EndpointRequest, EndpointScriptInput } from './endpoints';

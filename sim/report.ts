@@ -12,6 +12,8 @@ interface BotRecord {
   nodesVisited?: string[];
   digits?: string[];
   failures?: Array<{ what: string; message?: string }>;
+  variables?: Record<string, string>;
+  lookups?: Array<{ node: string; outcome: string; status?: number }>;
   recordings?: Array<{
     status: string;
     blobName: string | null;
@@ -44,6 +46,14 @@ export function callReport(
     );
   if (rec.nodesVisited?.length) lines.push(`   nodes:     ${rec.nodesVisited.join(' > ')}`);
   if (rec.digits?.length) lines.push(`   keys:      ${rec.digits.join(' ')}`);
+  for (const l of rec.lookups ?? [])
+    lines.push(`   lookup:    ${l.node}: ${l.outcome}${l.status !== undefined ? ` (${l.status})` : ''}`);
+  if (rec.variables)
+    lines.push(
+      `   variables: ${Object.entries(rec.variables)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   for (const r of rec.recordings ?? []) {
     lines.push(
       r.status === 'stored'

@@ -26,12 +26,16 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Objects are sent as JSON. */
   body?: string | Buffer | object;
+  /** Close the connection without answering (a scripted endpoint's dropped connection). */
+  drop?: boolean;
 }
 
 export interface Route {
   method: string;
   /** Matched against the path; capture groups are passed to `handle`. */
   path: RegExp;
+  /** When present, the route only takes the requests it accepts (scripted endpoints, by Host). */
+  accepts?(ctx: RequestContext): boolean;
   handle(ctx: RequestContext, match: RegExpMatchArray): Reply | Promise<Reply>;
 }
 
@@ -107,6 +111,10 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
       },
     };
   }
+  if (reply.drop) {
+    req.socket.destroy();
+    return;
+  }
   const isJson = reply.body !== undefined && typeof reply.body === 'object' && !Buffer.isBuffer(reply.body);
   const payload = isJson ? JSON.stringify(reply.body) : reply.body;
   res.writeHead(reply.status, {
@@ -119,6 +127,7 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
 function route(routes: Route[], ctx: RequestContext): Reply | Promise<Reply> {
   let pathMatched = false;
   for (const r of routes) {
+    if (r.accepts && !r.accepts(ctx)) continue;
     const match = ctx.path.match(r.path);
     if (!match) continue;
     pathMatched = true;

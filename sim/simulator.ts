@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { SimClock } from './clock';
+import { Endpoints, type EndpointRequest, type EndpointScriptInput } from './endpoints';
 import { Faults, type FaultOptions } from './faults';
 import { loadCsdl } from './graph/csdl';
 import { GraphApi, type GraphRequestRecord } from './graphApi';
@@ -57,6 +58,8 @@ export interface SimulatorOptions {
   csdlPath?: string;
   /** Lifetime of issued access tokens in real seconds (default 3599). */
   accessTokenLifetimeSeconds?: number;
+  /** Scripted HTTP endpoints for flows' http nodes (see `setEndpoint`). */
+  endpoints?: EndpointScriptInput[];
   /**
    * Serve a user-assigned managed identity on App Service's identity contract (see
    * `identityEndpoint`), trusted as a federated credential of the bot's app.
@@ -99,6 +102,7 @@ export class Simulator {
   private readonly notifier: Notifier;
   private readonly platform: Platform;
   private readonly routes: Route[];
+  private readonly endpointScripts: Endpoints;
   private readonly requestLog: GraphRequestRecord[] = [];
   private readonly notificationLog: NotificationRecord[] = [];
   private servers?: Servers;
@@ -175,7 +179,16 @@ export class Simulator {
         changed();
       },
     });
-    this.routes = [...graph.routes(), ...this.tokens.routes(), this.recordingRoute(), ...controlRoutes(this)];
+    this.endpointScripts = new Endpoints((s) => this.clock.toRealMs(s), changed);
+    for (const script of options.endpoints ?? []) this.endpointScripts.set(script);
+    // Scripted endpoints first: they take only requests for their own hosts.
+    this.routes = [
+      ...this.endpointScripts.routes(),
+      ...graph.routes(),
+      ...this.tokens.routes(),
+      this.recordingRoute(),
+      ...controlRoutes(this),
+    ];
   }
 
   /** @internal Starts the http and https servers (startSimulator does). */
@@ -270,6 +283,21 @@ export class Simulator {
   /** How a redirect/transfer/outbound target (phone number, user or app id) behaves. */
   setTargetBehavior(id: string, script: TargetScriptInput): void {
     this.platform.setTargetBehavior(id, parseTargetScript(script));
+  }
+
+  /** Scripts (or re-scripts) an HTTP endpoint of a flow's http node: its answer, delay or failure. */
+  setEndpoint(script: EndpointScriptInput): void {
+    this.endpointScripts.set(script);
+  }
+
+  /** Hosts of the scripted endpoints: IVR_TEST_LOOKUP_HOSTS sends the bot's requests for them here. */
+  get endpointHosts(): string[] {
+    return this.endpointScripts.hosts();
+  }
+
+  /** Every request the scripted endpoints received, in order, headers included. */
+  get endpointRequests(): readonly EndpointRequest[] {
+    return [...this.endpointScripts.requests];
   }
 
   /** Replaces the fault modes for the rest of the run. */
@@ -411,6 +439,15 @@ function controlRoutes(sim: Simulator): Route[] {
       handle: (ctx, m) =>
         guarded(() => {
           sim.setTargetBehavior(decodeURIComponent(m[1]!), json(ctx) as TargetScriptInput);
+          return { status: 204 };
+        }),
+    },
+    {
+      method: 'PUT',
+      path: /^\/_sim\/endpoints$/,
+      handle: (ctx) =>
+        guarded(() => {
+          sim.setEndpoint(json(ctx) as EndpointScriptInput);
           return { status: 204 };
         }),
     },

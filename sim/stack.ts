@@ -41,6 +41,8 @@ export interface StackOptions {
    * show them as configured: flow tests, the demo, `npm run sim` and `npm run dev`.
    */
   scaleBotTimers?: boolean;
+  /** More hosts than the scripted endpoints' whose http node requests go to the simulator (scripted later). */
+  lookupHosts?: string[];
 }
 
 /** The user-assigned identity of `managedIdentity` stacks. */
@@ -162,6 +164,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     NODE_EXTRA_CA_CERTS: caCertPath,
     IVR_FLOWS_DIR: options.flowsDir,
     IVR_LOCAL_DEV_HTTP: 'true',
+    // http nodes' requests for the scripted endpoints' hosts go to the simulator.
+    IVR_TEST_LOOKUP_HOSTS: [...new Set([...sim.endpointHosts, ...(options.lookupHosts ?? [])])]
+      .map((host) => `${host}=${sim.httpsUrl}`)
+      .join(','),
     ...(options.scaleBotTimers && timeScale >= 0.001 && timeScale < 1
       ? { IVR_TEST_TIMER_SCALE: String(timeScale) }
       : {}),

@@ -83,6 +83,8 @@ export const settingsSchema = z
     // Test and dev only (the simulator stack sets them): never in production.
     IVR_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
     IVR_TEST_TIMER_SCALE: z.coerce.number().min(0.001).max(1).default(1),
+    /** `host=origin,…`: http nodes' requests to these hosts go to a local stand-in (the simulator). */
+    IVR_TEST_LOOKUP_HOSTS: z.string().max(4096).optional(),
   })
   .superRefine((s, ctx) => {
     // Plain http is only for a developer's machine: loopback hosts, and only when asked for.
@@ -102,6 +104,16 @@ export const settingsSchema = z
           message: 'must be https (http is allowed only for loopback hosts with IVR_LOCAL_DEV_HTTP=true)',
         });
       }
+    }
+    if (s.IVR_TEST_LOOKUP_HOSTS !== undefined) {
+      const parsed = parseTestLookupHosts(s.IVR_TEST_LOOKUP_HOSTS);
+      const problem =
+        'problem' in parsed
+          ? parsed.problem
+          : !s.IVR_LOCAL_DEV_HTTP
+            ? 'applies only with IVR_LOCAL_DEV_HTTP=true (test and dev only)'
+            : null;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['IVR_TEST_LOOKUP_HOSTS'], message: problem });
     }
     for (const p of readStorageConnection(s, 'AzureWebJobsStorage', s.IVR_LOCAL_DEV_HTTP).problems)
       ctx.addIssue({ code: 'custom', path: [p.setting], message: p.message });
@@ -146,6 +158,48 @@ export function isLoopbackHost(hostname: string): boolean {
     hostname === '::1' ||
     /^127\.\d+\.\d+\.\d+$/.test(hostname)
   );
+}
+
+/**
+ * IVR_TEST_LOOKUP_HOSTS as a map from host name to the origin that stands in for it; every
+ * origin must be a loopback one: the setting can only point requests at this machine.
+ */
+export function parseTestLookupHosts(value: string): { hosts: Map<string, URL> } | { problem: string } {
+  const hosts = new Map<string, URL>();
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const [host, origin] = entry.split('=', 2) as [string, string | undefined];
+    let url: URL | null;
+    try {
+      url = origin ? new URL(origin) : null;
+    } catch {
+      url = null;
+    }
+    if (!/^[A-Za-z0-9.-]{1,253}$/.test(host) || !url || !/^https?:$/.test(url.protocol))
+      return { problem: `"${entry}" is not host=origin (e.g. crm.contoso.example=https://127.0.0.1:8443)` };
+    if (!isLoopbackHost(url.hostname)) return { problem: `${url.origin} is not a loopback origin` };
+    hosts.set(host.toLowerCase(), url);
+  }
+  return { hosts };
+}
+
+/** Names an http node may read a header value from: the IVR_SECRET_ prefix keeps the bot's own settings out of reach. */
+export const SECRET_SETTING = /^IVR_SECRET_[A-Z0-9_]{1,100}$/;
+
+/**
+ * The value of an IVR_SECRET_* app setting, read when a request needs it (on Azure a Key
+ * Vault reference resolves into the setting's value). Undefined when unset or empty; any
+ * other name is refused, so a flow can never name AZURE_CLIENT_SECRET or a connection string.
+ */
+export function secretSetting(
+  name: string,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  if (!SECRET_SETTING.test(name)) throw new Error(`${name} is not an IVR_SECRET_ setting`);
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }
 
 export class SettingsError extends Error {

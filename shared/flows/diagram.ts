@@ -1,4 +1,4 @@
-import type { FlowFile, FlowNode, IncomingAction, Rule } from './schema';
+import type { FlowFile, FlowNode, IncomingAction, NodeOf, Rule } from './schema';
 
 /**
  * A flow as a Mermaid flowchart, paste-ready for GitHub or Azure DevOps markdown: the
@@ -27,6 +27,7 @@ function conditions(rule: Rule, flow: FlowFile): string {
   };
   if (w.open) parts.push(`open: ${hours(w.open)}`);
   if (w.closed) parts.push(`closed: ${hours(w.closed)}`);
+  for (const t of w.variables ?? []) parts.push(describeTest(t));
   return parts.join(' and ');
 }
 
@@ -87,7 +88,25 @@ function shape(id: string, node: FlowNode): string {
     }
     case 'hangup':
       return `([${label(`${id}: hang up${node.prompt ? ` after ${node.prompt}` : ''}`)}])`;
+    case 'collect':
+      return `{{${label(`${id}: collect ${node.minDigits}-${node.maxDigits} digits into ${node.into} after ${node.prompt}`)}}}`;
+    case 'branch':
+      return `{${label(`${id}: branch`)}}`;
+    case 'http': {
+      const mapped = Object.keys(node.map);
+      return `[/${label(`${id}: ${node.method} ${node.url}${mapped.length ? ` -> ${mapped.join(', ')}` : ''}`)}/]`;
+    }
   }
+}
+
+/** A branch case as text: "status = shipped", "amount 10..100". */
+function describeTest(c: Omit<NodeOf<'branch'>['cases'][number], 'next'>): string {
+  const parts: string[] = [];
+  if (c.equals !== undefined) parts.push(`= ${c.equals}`);
+  if (c.in !== undefined) parts.push(`in ${c.in.join(', ')}`);
+  if (c.matches !== undefined) parts.push(`matches ${c.matches}`);
+  if (c.min !== undefined || c.max !== undefined) parts.push(`${c.min ?? '…'}..${c.max ?? '…'}`);
+  return `${c.variable} ${parts.join(' and ')}`;
 }
 
 function nodeEdges(
@@ -126,5 +145,29 @@ function nodeEdges(
     }
     case 'hangup':
       return;
+    case 'collect':
+      edge(from, ref(node.next), `valid entry: ${node.into}`);
+      if (node.maxAttempts > 1) {
+        edge(from, from, 'no input: prompt again');
+        edge(from, from, 'invalid: prompt again');
+      }
+      return void edge(from, ref(node.fallback), `no input / invalid, max attempts (${node.maxAttempts})`);
+    case 'branch':
+      for (const c of node.cases) edge(from, ref(c.next), describeTest(c));
+      return void edge(from, ref(node.default), 'default');
+    case 'http': {
+      const n = node.next;
+      edge(from, ref(n.success), 'success');
+      for (const [outcome, text] of [
+        ['clientError', '4xx'],
+        ['serverError', '5xx'],
+        ['timeout', `timeout (${node.timeoutSeconds} s)`],
+        ['invalidAnswer', 'invalid answer'],
+      ] as const) {
+        const to = n[outcome];
+        if (to !== undefined) edge(from, ref(to), text);
+      }
+      return void edge(from, ref(n.failure), 'failure');
+    }
   }
 }

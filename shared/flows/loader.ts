@@ -2,7 +2,15 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import { basename, join } from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
-import { FLOW_LIMITS, flowFileSchema, type FlowFile, type FlowLimits, type FlowNode } from './schema';
+import {
+  FLOW_LIMITS,
+  flowFileSchema,
+  type FlowFile,
+  type FlowLimits,
+  type FlowNode,
+  type NodeOf,
+} from './schema';
+import { BUILT_IN_VARIABLES, isBuiltInVariable, templateNames } from './variables';
 
 export { FLOW_LIMITS, type FlowLimits } from './schema';
 
@@ -79,7 +87,73 @@ export function nodeEdges(node: FlowNode): Array<{ to: string; path: string[]; w
       return [{ to: node.fallback, path: ['fallback'], waitsForCaller: false }];
     case 'hangup':
       return [];
+    case 'collect':
+      return [
+        { to: node.next, path: ['next'], waitsForCaller: true },
+        { to: node.fallback, path: ['fallback'], waitsForCaller: true },
+      ];
+    case 'branch':
+      return [
+        ...node.cases.map((c, i) => ({
+          to: c.next,
+          path: ['cases', String(i), 'next'],
+          waitsForCaller: false,
+        })),
+        { to: node.default, path: ['default'], waitsForCaller: false },
+      ];
+    case 'http':
+      // A request waits for no caller: a loop of requests without a caller's key would never end.
+      return HTTP_OUTCOMES.flatMap((outcome) => {
+        const to = node.next[outcome];
+        return to === undefined ? [] : [{ to, path: ['next', outcome], waitsForCaller: false }];
+      });
   }
+}
+
+/** How an http node's request can end; each has its own next node, failure catching the rest. */
+export const HTTP_OUTCOMES = [
+  'success',
+  'clientError',
+  'serverError',
+  'timeout',
+  'invalidAnswer',
+  'failure',
+] as const;
+export type HttpOutcome = (typeof HTTP_OUTCOMES)[number];
+
+/** Variables a node reads; a soft read (promptsBy) has a fallback when the variable is unset. */
+export function nodeReads(node: FlowNode): Array<{ name: string; path: string[]; soft?: true }> {
+  const reads: Array<{ name: string; path: string[]; soft?: true }> = [];
+  const template = (text: string, path: string[]) => {
+    const t = templateNames(text);
+    if ('names' in t) for (const name of t.names) reads.push({ name, path });
+  };
+  switch (node.type) {
+    case 'play':
+      if (node.promptsBy)
+        reads.push({ name: node.promptsBy.variable, path: ['promptsBy', 'variable'], soft: true });
+      break;
+    case 'branch':
+      node.cases.forEach((c, i) => reads.push({ name: c.variable, path: ['cases', String(i), 'variable'] }));
+      break;
+    case 'http':
+      template(node.url, ['url']);
+      node.headers.forEach((h, i) => {
+        if ('value' in h) template(h.value, ['headers', String(i), 'value']);
+      });
+      for (const [field, value] of Object.entries(node.body ?? {})) template(value, ['body', field]);
+      break;
+    default:
+      break;
+  }
+  return reads;
+}
+
+/** Variables a node sets, and on which of its ways out they are set. */
+export function nodeWrites(node: FlowNode): { names: string[]; onEdge: string } | null {
+  if (node.type === 'collect') return { names: [node.into], onEdge: 'next' };
+  if (node.type === 'http') return { names: Object.keys(node.map), onEdge: 'success' };
+  return null;
 }
 
 export function nodePrompts(node: FlowNode): Array<{ name: string; path: string[] }> {
@@ -105,12 +179,28 @@ export function nodePrompts(node: FlowNode): Array<{ name: string; path: string[
     case 'hangup':
       return node.prompt ? [{ name: node.prompt, path: ['prompt'] }] : [];
     case 'transfer':
+    case 'branch':
       return [];
+    case 'collect':
+      return [
+        { name: node.prompt, path: ['prompt'] },
+        ...(node.noInputPrompt ? [{ name: node.noInputPrompt, path: ['noInputPrompt'] }] : []),
+        ...(node.invalidPrompt ? [{ name: node.invalidPrompt, path: ['invalidPrompt'] }] : []),
+      ];
+    case 'http':
+      return node.holdPrompt ? [{ name: node.holdPrompt, path: ['holdPrompt'] }] : [];
   }
 }
 
 function jsonPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, key) => {
+  return path.reduce<string>((acc, key, i) => {
+    // Items of a node's arrays are indexes: $.nodes.x.cases[0], as in the schema's own problems.
+    if (
+      typeof key === 'string' &&
+      /^\d+$/.test(key) &&
+      (path[i - 1] === 'cases' || path[i - 1] === 'headers')
+    )
+      return `${acc}[${key}]`;
     if (typeof key === 'number') return `${acc}[${key}]`;
     const k = String(key);
     return /^[A-Za-z_$][\w$]*$/.test(k) ? `${acc}.${k}` : `${acc}[${JSON.stringify(k)}]`;
@@ -212,6 +302,7 @@ function validateParsed(
   if (flow.outbound) entries.push({ start: flow.outbound.start, path: ['outbound', 'start'] });
 
   for (const e of entries) if (!hasNode(e.start)) add(e.path, noNode(e.start));
+  checkVariableNames(flow, add);
   for (const [id, node] of Object.entries(flow.nodes)) {
     for (const edge of nodeEdges(node)) {
       if (!hasNode(edge.to)) add(['nodes', id, ...edge.path], noNode(edge.to));
@@ -225,11 +316,10 @@ function validateParsed(
           `no prompt named "${p.name}"${didYouMean(p.name, Object.keys(flow.prompts))}`,
         );
     }
-    if (node.type === 'play' && node.promptsBy && !flow.outbound?.variables?.[node.promptsBy.variable])
-      add(
-        ['nodes', id, 'promptsBy', 'variable'],
-        `no outbound variable named "${node.promptsBy.variable}" (declare it in outbound.variables)`,
-      );
+    if (node.type === 'collect' && node.minDigits > node.maxDigits)
+      add(['nodes', id, 'minDigits'], `minDigits (${node.minDigits}) is over maxDigits (${node.maxDigits})`);
+    if (node.type === 'http')
+      checkHttpNode(flow, node, (path, message) => add(['nodes', id, ...path], message));
     if (node.type === 'menu' && node.terminator) {
       for (const key of Object.keys(node.options)) {
         if (key.includes(node.terminator))
@@ -263,6 +353,8 @@ function validateParsed(
       .map((e) => e.to),
   );
   if (loop) add(['nodes', loop[0]!], `loop that waits for no caller input: ${describeLoop(loop)}`);
+  if (problems.length > 0) return { problems };
+  checkVariablesSet(flow, entries, reachable, add);
   if (problems.length > 0) return { problems };
 
   const promptsByEntry = new Map<string, string[]>();
@@ -535,4 +627,154 @@ function addFlowFile(
   for (const id of identities) byIdentity.set(id, loaded);
   byId.set(loaded.id, loaded);
   return undefined;
+}
+
+type AddProblem = (path: PropertyKey[], message: string) => void;
+
+/** Every variable the flow can set: the built-ins, outbound request variables, collect and http nodes. */
+function knownVariables(flow: FlowFile): Set<string> {
+  const known = new Set<string>([...BUILT_IN_VARIABLES, ...Object.keys(flow.outbound?.variables ?? {})]);
+  for (const node of Object.values(flow.nodes))
+    for (const name of nodeWrites(node)?.names ?? []) known.add(name);
+  return known;
+}
+
+/** Names are checked before the graph: a built-in is never overwritten, a read names a variable that exists. */
+function checkVariableNames(flow: FlowFile, add: AddProblem): void {
+  const known = [...knownVariables(flow)];
+  const builtIn = (name: string) =>
+    `"${name}" is a built-in variable (${BUILT_IN_VARIABLES.join(', ')}): it cannot be set`;
+  for (const name of Object.keys(flow.outbound?.variables ?? {}))
+    if (isBuiltInVariable(name)) add(['outbound', 'variables', name], builtIn(name));
+  for (const [id, node] of Object.entries(flow.nodes)) {
+    if (node.type === 'collect' && isBuiltInVariable(node.into))
+      add(['nodes', id, 'into'], builtIn(node.into));
+    if (node.type === 'http')
+      for (const name of Object.keys(node.map))
+        if (isBuiltInVariable(name)) add(['nodes', id, 'map', name], builtIn(name));
+    for (const read of nodeReads(node))
+      if (!known.includes(read.name))
+        add(['nodes', id, ...read.path], `no variable named "${read.name}"${didYouMean(read.name, known)}`);
+  }
+  flow.rules.forEach((rule, i) =>
+    rule.when.variables?.forEach((test, j) => {
+      if (!isBuiltInVariable(test.variable))
+        add(
+          ['rules', i, 'when', 'variables', j, 'variable'],
+          `a rule knows only the built-in variables (${BUILT_IN_VARIABLES.join(', ')}), not "${test.variable}"`,
+        );
+    }),
+  );
+}
+
+/**
+ * Every variable read is set on every path that reaches the read: the variables set on
+ * arrival at a node are those set on every way in (a forward "must" analysis, to a fixed point).
+ * A collect sets its variable only on `next`, an http node its map only on `success`.
+ * promptsBy is exempt: it plays `prompts` when its variable is unset.
+ */
+function checkVariablesSet(
+  flow: FlowFile,
+  entries: ReadonlyArray<{ start: string; path: PropertyKey[] }>,
+  reachable: ReadonlySet<string>,
+  add: AddProblem,
+): void {
+  const reads = Object.values(flow.nodes).some((n) => nodeReads(n).some((r) => !r.soft));
+  if (!reads) return;
+  const incoming = new Set<string>(BUILT_IN_VARIABLES);
+  const outbound = new Set<string>([
+    ...BUILT_IN_VARIABLES,
+    ...Object.entries(flow.outbound?.variables ?? {})
+      .filter(([, v]) => v.required)
+      .map(([name]) => name),
+  ]);
+  // null: no way in seen yet (the top of the lattice: everything).
+  const setAt = new Map<string, Set<string> | null>([...reachable].map((id) => [id, null]));
+  const meet = (id: string, arriving: ReadonlySet<string>): boolean => {
+    const current = setAt.get(id);
+    if (current === undefined) return false;
+    if (current === null) {
+      setAt.set(id, new Set(arriving));
+      return true;
+    }
+    let changed = false;
+    for (const name of current)
+      if (!arriving.has(name)) {
+        current.delete(name);
+        changed = true;
+      }
+    return changed;
+  };
+  const work: string[] = [];
+  for (const e of entries) {
+    const isOutbound = e.path[0] === 'outbound';
+    meet(e.start, isOutbound ? outbound : incoming);
+    work.push(e.start);
+  }
+  while (work.length > 0) {
+    const id = work.pop()!;
+    const node = flow.nodes[id]!;
+    const here = setAt.get(id) ?? new Set<string>();
+    const writes = nodeWrites(node);
+    for (const edge of nodeEdges(node)) {
+      const leaving =
+        writes && edge.path.at(-1) === writes.onEdge ? new Set([...here, ...writes.names]) : here;
+      if (meet(edge.to, leaving)) work.push(edge.to);
+    }
+  }
+  for (const id of reachable) {
+    const node = flow.nodes[id]!;
+    const here = setAt.get(id) ?? new Set<string>();
+    for (const read of nodeReads(node))
+      if (!read.soft && !here.has(read.name))
+        add(
+          ['nodes', id, ...read.path],
+          `variable "${read.name}" may be unset here: some path to "${id}" does not set it (a collect sets its variable on next, an http node its map on success)`,
+        );
+  }
+}
+
+/** An http node: an https URL on the flow's allow list, templates well formed, no body on GET or DELETE. */
+function checkHttpNode(
+  flow: FlowFile,
+  node: NodeOf<'http'>,
+  add: (path: PropertyKey[], message: string) => void,
+): void {
+  const templates: Array<[string, PropertyKey[]]> = [
+    [node.url, ['url']],
+    ...node.headers.flatMap((h, i): Array<[string, PropertyKey[]]> =>
+      'value' in h ? [[h.value, ['headers', i, 'value']]] : [],
+    ),
+    ...Object.entries(node.body ?? {}).map(([k, v]): [string, PropertyKey[]] => [v, ['body', k]]),
+  ];
+  for (const [text, path] of templates) {
+    const t = templateNames(text);
+    if ('problem' in t) add(path, t.problem);
+  }
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(node.url)?.[0] ?? node.url;
+  if (/[{}]/.test(origin)) return add(['url'], 'the scheme and host of a url are fixed: no {variable} there');
+  let url: URL;
+  try {
+    url = new URL(node.url.replace(/\{[A-Za-z][A-Za-z0-9_]*\}/g, 'x'));
+  } catch {
+    return add(['url'], 'not an absolute URL');
+  }
+  if (url.protocol !== 'https:') return add(['url'], `an http node calls https only (got ${url.protocol})`);
+  if (url.username || url.password)
+    return add(['url'], 'a url carries no credentials: use a header fromSetting');
+  const allowed = flow.http?.allowedHosts ?? [];
+  const host = url.hostname.toLowerCase();
+  if (!allowed.some((h) => h.toLowerCase() === host))
+    add(
+      ['url'],
+      `host "${url.hostname}" is not on http.allowedHosts${allowed.length ? ` (${allowed.join(', ')})` : ' (empty)'}`,
+    );
+  const seen = new Set<string>();
+  node.headers.forEach((h, i) => {
+    const name = h.header.toLowerCase();
+    if (seen.has(name)) add(['headers', i, 'header'], `header "${h.header}" is given twice`);
+    seen.add(name);
+  });
+  if (node.body && (node.method === 'GET' || node.method === 'DELETE'))
+    add(['body'], `a ${node.method} request has no body: use POST, PUT or PATCH, or {variable} in the url`);
 }

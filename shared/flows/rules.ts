@@ -1,4 +1,5 @@
 import type { FlowFile, IncomingAction, Rule, Schedule } from './schema';
+import { testPasses } from './variables';
 
 /** Pure rule evaluation: which action an incoming call gets. Time comes in; nothing is read from the clock. */
 
@@ -61,8 +62,20 @@ export function isOpen(schedule: Schedule, now: Date): boolean {
   });
 }
 
-export function ruleMatches(rule: Rule, flow: FlowFile, caller: string | null, now: Date): boolean {
+/** The variables a rule can test: the built-ins, as an incoming call has them. */
+export function incomingVariables(flow: FlowFile, caller: string | null): Record<string, string> {
+  return { caller: caller ?? '', called: flow.number, number: flow.number };
+}
+
+export function ruleMatches(
+  rule: Rule,
+  flow: FlowFile,
+  caller: string | null,
+  now: Date,
+  variables: Readonly<Record<string, string>> = incomingVariables(flow, caller),
+): boolean {
   const w = rule.when;
+  if (w.variables && !w.variables.every((t) => testPasses(t, variables[t.variable]))) return false;
   if (w.callerIn && !w.callerIn.some((p) => matchesCallerPattern(caller, p))) return false;
   if (w.callerNotIn && w.callerNotIn.some((p) => matchesCallerPattern(caller, p))) return false;
   if (w.open !== undefined && !isOpen(flow.schedules[w.open]!, now)) return false;
@@ -71,8 +84,9 @@ export function ruleMatches(rule: Rule, flow: FlowFile, caller: string | null, n
 }
 
 export function decideIncoming(flow: FlowFile, caller: string | null, now: Date): RuleDecision {
+  const variables = incomingVariables(flow, caller);
   for (const [i, rule] of flow.rules.entries()) {
-    if (ruleMatches(rule, flow, caller, now))
+    if (ruleMatches(rule, flow, caller, now, variables))
       return { action: rule.then, matched: rule.name ?? `rules[${i}]` };
   }
   return { action: flow.default, matched: 'default' };

@@ -111,6 +111,36 @@ export const incomingActionSchema = z.discriminatedUnion('type', [
 ]);
 export type IncomingAction = z.infer<typeof incomingActionSchema>;
 
+// ---- variables ------------------------------------------------------------------------------
+
+const variableName = z
+  .string()
+  .regex(VARIABLE_NAME, 'a variable name is a letter then up to 63 letters, digits or _');
+const regexSource = z.string().max(200).refine(isRegExp, 'not a valid regular expression');
+
+/** The operators of a test of one variable (a rule condition, a branch case). */
+const variableTestShape = {
+  variable: variableName.describe('The variable tested'),
+  equals: z.string().max(256).optional().describe('The value is exactly this'),
+  in: z.array(z.string().max(256)).min(1).max(100).optional().describe('The value is one of these'),
+  matches: regexSource.optional().describe('The whole value matches this regular expression'),
+  min: z.number().optional().describe('The value is a number at least this'),
+  max: z.number().optional().describe('The value is a number at most this'),
+};
+const hasOperator = (t: {
+  equals?: unknown;
+  in?: unknown;
+  matches?: unknown;
+  min?: unknown;
+  max?: unknown;
+}) => [t.equals, t.in, t.matches, t.min, t.max].some((v) => v !== undefined);
+const operatorNeeded = 'a test needs equals, in, matches, min or max';
+
+export const variableTestSchema = z
+  .strictObject(variableTestShape)
+  .refine(hasOperator, operatorNeeded)
+  .describe('Every operator given must hold');
+
 // ---- rules and schedules ------------------------------------------------------------------------
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -173,6 +203,14 @@ const conditionsSchema = z
       .regex(NAME)
       .optional()
       .describe('Matches while the named schedule is closed (holidays included)'),
+    variables: z
+      .array(variableTestSchema)
+      .min(1)
+      .max(20)
+      .optional()
+      .describe(
+        'Matches when every test holds; a rule knows the built-in variables caller, called and number',
+      ),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), 'a condition needs at least one test')
   .describe('All tests given must match');
@@ -201,7 +239,7 @@ const playNode = z
       })
       .optional()
       .describe(
-        "An outbound call's variable choosing the prompts by its value; `prompts` when no case matches",
+        'A call variable choosing the prompts by its value; `prompts` when it is unset or no case matches',
       ),
     next: nodeId,
   })
@@ -281,12 +319,161 @@ const hangupNode = z
   })
   .describe('Hang up, after an optional goodbye');
 
+const collectNode = z
+  .strictObject({
+    type: z.literal('collect'),
+    prompt: promptName,
+    into: variableName.describe('The variable the entry goes into'),
+    minDigits: seconds(1, 32).default(1),
+    maxDigits: seconds(1, 32).default(16).describe('The entry ends by itself at this many digits'),
+    terminator: z.enum(['#', '*']).default('#').describe('Ends the entry early'),
+    pattern: regexSource.optional().describe('The whole entry must match this regular expression'),
+    interDigitTimeoutSeconds: seconds(1, 30).default(5).describe('Wait for the next digit'),
+    noInputTimeoutSeconds: seconds(1, 60).default(5).describe('Wait after the prompt before re-prompting'),
+    noInputPrompt: promptName.optional().describe('Played before the prompt after no input'),
+    invalidPrompt: promptName.optional().describe('Played before the prompt after an invalid entry'),
+    maxAttempts: seconds(1, 10).default(3).describe('Tries before going to fallback'),
+    next: nodeId.describe('Where a valid entry goes'),
+    fallback: nodeId.describe('Where the call goes after maxAttempts without a valid entry'),
+  })
+  .describe('Play a prompt and collect a multi-digit entry (an order number, a PIN) into a variable');
+
+const branchNode = z
+  .strictObject({
+    type: z.literal('branch'),
+    cases: z
+      .array(
+        z
+          .strictObject({ ...variableTestShape, next: nodeId })
+          .refine(hasOperator, operatorNeeded)
+          .describe('A test of one variable and where the call goes when it holds'),
+      )
+      .min(1)
+      .max(50)
+      .describe('Tried in order: the first whose test holds wins'),
+    default: nodeId.describe('Where the call goes when no case holds'),
+  })
+  .describe('Choose the next node from variable tests');
+
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'connection',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'expect',
+  'keep-alive',
+  'proxy-connection',
+]);
+
+/** Names of app settings an http node may read a header value from: secrets stay out of flows. */
+export const SECRET_SETTING_NAME = /^IVR_SECRET_[A-Z0-9_]{1,100}$/;
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'a header name is 1-64 token characters')
+  .refine(
+    (h) => !FORBIDDEN_HEADERS.has(h.toLowerCase()),
+    'this header is set by the bot (host, content-length, content-type, connection…)',
+  );
+
+/** Headers whose value is a credential: such a value comes from a setting, never the flow file. */
+export function isCredentialHeader(name: string): boolean {
+  return /^(authorization|proxy-authorization|cookie)$|key|token|secret|password|auth/i.test(name);
+}
+const fieldPath = z
+  .string()
+  .regex(
+    /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}(\.([A-Za-z_$][A-Za-z0-9_$-]{0,63}|\d{1,4})){0,7}$/,
+    'a field is a dotted path such as status or order.items.0.name',
+  );
+
+const httpNode = z
+  .strictObject({
+    type: z.literal('http'),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+    url: z
+      .string()
+      .max(2048)
+      .describe(
+        'https URL whose host is on http.allowedHosts; {variable} placeholders in the path and query are filled in, URL-encoded',
+      ),
+    headers: z
+      .array(
+        z.union([
+          z
+            .strictObject({
+              header: headerName,
+              value: z.string().max(1024).describe('A literal value ({variable} placeholders filled in)'),
+            })
+            .refine((h) => !isCredentialHeader(h.header), {
+              message: 'a credential header takes its value fromSetting, never from the flow file',
+              path: ['value'],
+            }),
+          z.strictObject({
+            header: headerName,
+            fromSetting: z
+              .string()
+              .regex(
+                SECRET_SETTING_NAME,
+                'a setting name such as IVR_SECRET_CRM_API_KEY (IVR_SECRET_ prefix)',
+              )
+              .describe(
+                'The app setting holding the value (a Key Vault reference on Azure), read when the request is sent',
+              ),
+          }),
+        ]),
+      )
+      .max(20)
+      .default([]),
+    body: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a body field is 1-64 letters, digits, _ . or -'),
+        z.string().max(1024),
+      )
+      .optional()
+      .describe('A JSON object of string fields, each a template such as "{orderNumber}"'),
+    timeoutSeconds: z.number().min(0.5).max(5).default(3).describe('The whole request, 0.5-5 s'),
+    holdPrompt: promptName.optional().describe('Played while the request runs, e.g. "one moment please"'),
+    map: z
+      .record(
+        variableName,
+        z.strictObject({
+          field: fieldPath.describe('Where the value is in the JSON answer'),
+          type: z.enum(['string', 'number', 'integer', 'boolean']).default('string'),
+        }),
+      )
+      .default({})
+      .describe(
+        'Variables set from fields of the JSON answer; a missing field or another type is an invalid answer',
+      ),
+    next: z
+      .strictObject({
+        success: nodeId.describe('2xx, and every mapped field present with its type'),
+        clientError: nodeId.optional().describe('4xx'),
+        serverError: nodeId.optional().describe('5xx'),
+        timeout: nodeId.optional().describe('No whole answer within timeoutSeconds'),
+        invalidAnswer: nodeId
+          .optional()
+          .describe('2xx, but not JSON, too big, or a mapped field missing or of another type'),
+        failure: nodeId.describe(
+          'Anything else (no connection, a refused address, a redirect, a missing setting), and every outcome above without its own node',
+        ),
+      })
+      .describe('Where to go by how the request ended'),
+  })
+  .describe('Ask your own systems: call an https endpoint and map its JSON answer into variables');
+
 export const nodeSchema = z.discriminatedUnion('type', [
   playNode,
   menuNode,
   recordNode,
   transferNode,
   hangupNode,
+  collectNode,
+  branchNode,
+  httpNode,
 ]);
 export type FlowNode = z.infer<typeof nodeSchema>;
 export type NodeOf<T extends FlowNode['type']> = Extract<FlowNode, { type: T }>;
@@ -360,6 +547,20 @@ export const flowFileSchema = z.strictObject({
       description: `The steps of the call flow by id (at most ${FLOW_LIMITS.nodes})`,
     })
     .default({}),
+  http: z
+    .strictObject({
+      allowedHosts: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/, 'a host name such as crm.contoso.com'),
+        )
+        .max(20)
+        .default([])
+        .describe('Hosts http nodes may call (exact names, no wildcards)'),
+    })
+    .optional()
+    .describe("The hosts this flow's http nodes may call"),
   recordings: z
     .strictObject({
       persist: z.boolean().default(true).describe('Keep recordings in Blob storage; false discards them'),

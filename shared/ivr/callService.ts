@@ -23,6 +23,7 @@ import {
   type IvrEvent,
 } from './engine';
 import type { OutboundAttempt, OutboundOutcome, OutboundTarget } from './outbound';
+import type { LookupAnswer, LookupRequest } from './lookup';
 import type { RecordingJob } from './recordingArchiver';
 
 /**
@@ -58,11 +59,26 @@ export interface RecordingJobQueue {
   enqueue(job: RecordingJob, delaySeconds?: number): Promise<void>;
 }
 
+/** What the lookup queue carries: an http node's request and where its result goes. */
+export interface LookupMessage {
+  clientContext: string;
+  seq: number;
+  callId: string | null;
+  node: string;
+  request: LookupRequest;
+}
+
+export interface LookupQueue {
+  enqueue(message: LookupMessage): Promise<void>;
+}
+
 export interface CallServiceDeps {
   store: CallStore;
   records: RecordStore;
   timers: TimerQueue;
   recordingJobs: RecordingJobQueue;
+  /** Where http nodes' requests go (flows without http nodes never use it). */
+  lookups?: LookupQueue;
   graph: GraphClient;
   /** The current flows: a promise only while the process has none cached yet. */
   flows: () => FlowCatalog | Promise<FlowCatalog>;
@@ -94,6 +110,8 @@ export interface NotificationSource {
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+/** Waits for a context to reach a lookup's seq (its queueing write still on its way). */
+const LOOKUP_STORED_CHECKS_MS = [50, 100, 200, 400, 800, 1600];
 /** When to look again after a write whose outcome storage never told. */
 const UNCERTAIN_WRITE_CHECKS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
 
@@ -292,6 +310,39 @@ export class CallService {
     if (!found) this.log.warn('timer for an unknown call', { timerId: message.timerId });
   }
 
+  /**
+   * An http node's result, from the lookup worker. The worker can finish before the write
+   * that queued its request has landed: while the context has not reached the request's seq,
+   * it is read again a few times. A repeat, or the result of a request the call has moved
+   * past (or a call that ended), changes nothing.
+   */
+  async handleLookupResult(
+    message: Pick<LookupMessage, 'clientContext' | 'seq'>,
+    result: LookupAnswer,
+  ): Promise<'applied' | 'unknown' | 'notYetStored'> {
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const event: IvrEvent = { kind: 'lookupResult', at: this.at(), seq: message.seq, ...result };
+    for (const wait of [0, ...LOOKUP_STORED_CHECKS_MS]) {
+      if (wait) await sleep(wait);
+      const current = await this.timed('storage', 'read context', () =>
+        this.deps.store.get(message.clientContext),
+      );
+      if (!current) {
+        this.log.warn('lookup result for an unknown call', { seq: message.seq });
+        return 'unknown';
+      }
+      if (current.value.seq < message.seq && current.value.phase !== 'ended') continue;
+      await this.apply(message.clientContext, [event], {}, current);
+      return 'applied';
+    }
+    // The write that queued it never landed: its notification's redelivery queues it again.
+    this.log.warn('lookup result for a request the call never stored', {
+      callId: null,
+      seq: message.seq,
+    });
+    return 'notYetStored';
+  }
+
   // ---- the read / decide / write / act loop ----
 
   /**
@@ -478,6 +529,17 @@ export class CallService {
         });
         return;
       }
+      case 'lookup': {
+        if (!this.deps.lookups) throw new Error('no lookup queue is configured');
+        await this.deps.lookups.enqueue({
+          clientContext: ctx.clientContext,
+          seq: command.seq,
+          callId: ctx.callId,
+          node: command.node,
+          request: command.request,
+        });
+        return;
+      }
       default:
         throw new Error(`${command.kind} does not run before the context is stored`);
     }
@@ -541,6 +603,7 @@ export class CallService {
         return null;
       case 'startTimer':
       case 'archiveRecording':
+      case 'lookup':
         return null; // ran before the context was stored
     }
   }

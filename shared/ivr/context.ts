@@ -23,7 +23,8 @@ export type Decision =
 export interface PendingMedia {
   /** Sequence number; the operation's clientContext is `${clientContext}.${seq}`. */
   seq: number;
-  kind: 'play' | 'menuPrompt' | 'record' | 'goodbye';
+  /** menuPrompt: a menu's or a collect's prompt; hold: an http node's prompt while its request runs. */
+  kind: 'play' | 'menuPrompt' | 'record' | 'goodbye' | 'hold';
   node: string;
 }
 
@@ -36,7 +37,17 @@ export interface MenuState {
 
 export interface PendingTimer {
   id: string;
-  purpose: 'noInput' | 'interDigit';
+  /** lookup: the watchdog of an http node's request, should its result never come. */
+  purpose: 'noInput' | 'interDigit' | 'lookup';
+}
+
+/** An http node's request as the call's history keeps it (never its headers). */
+export interface LookupRef {
+  seq: number;
+  node: string;
+  outcome: 'success' | 'clientError' | 'serverError' | 'timeout' | 'invalidAnswer' | 'failure';
+  status?: number;
+  at: string;
 }
 
 export interface RecordingRef {
@@ -77,7 +88,17 @@ export interface CallContext {
   decision: Decision;
   phase: CallPhase;
   node: string | null;
+  /** A menu's or a collect node's entry so far. */
   menu: MenuState | null;
+  /**
+   * Values set by the call's steps (collect entries, fields of http answers). The built-ins
+   * (caller, called, number) and an outbound call's request variables are not copied here.
+   */
+  vars?: Record<string, string>;
+  /** The http node request in flight: its result must carry this seq. */
+  lookup?: { seq: number; node: string } | null;
+  /** The http node requests of the call, in order (capped). */
+  lookups?: LookupRef[];
   /** The current record node's attempt (1-based), for re-asking after silence. */
   record?: { attempt: number } | null;
   media: PendingMedia | null;
@@ -118,6 +139,8 @@ export const FAILURE_LIMIT = 50;
 /** Longest failure message and code kept: platform strings are unbounded. */
 export const MESSAGE_LIMIT = 512;
 export const CODE_LIMIT = 64;
+/** Variables a call keeps: each holds up to 256 characters. */
+export const VARIABLES_LIMIT = 64;
 
 /** Truncates a platform string before it is stored. */
 export function bounded(value: string, limit: number): string {

@@ -13,6 +13,7 @@ import type {
 import type { LoadedFlow } from '../flows/loader';
 import type { FlowNode, NodeOf, RedirectTarget } from '../flows/schema';
 import { decideIncoming } from '../flows/rules';
+import { testPasses, VARIABLE_VALUE_LIMIT, wholeMatch } from '../flows/variables';
 import {
   bounded,
   CODE_LIMIT,
@@ -20,11 +21,14 @@ import {
   HISTORY_LIMIT,
   MESSAGE_LIMIT,
   operationContext,
+  VARIABLES_LIMIT,
   type CallContext,
   type Decision,
+  type LookupRef,
   type PendingMedia,
   type RecordingRef,
 } from './context';
+import { lookupOutcome, lookupRequest, type LookupAnswer, type LookupRequest } from './lookup';
 import { mediaInfo, mediaPrompt } from './media';
 import { describeOutboundTarget, invitationOf, outcomeOf, type OutboundTarget } from './outbound';
 
@@ -48,6 +52,8 @@ export type IvrEvent =
       recording?: { location: string; accessToken: string } | null;
     }
   | { kind: 'timer'; at: string; timerId: string }
+  /** What an http node's request got, from the lookup worker; `seq` is the request's. */
+  | ({ kind: 'lookupResult'; at: string; seq: number } & LookupAnswer)
   | {
       kind: 'requestFailed';
       at: string;
@@ -72,6 +78,11 @@ export type Command =
   | { kind: 'transfer'; body: TransferBody }
   | { kind: 'hangUp' }
   | { kind: 'startTimer'; timerId: string; delaySeconds: number }
+  /**
+   * Hands an http node's request to the lookup queue: the request runs off the notification
+   * path and its result comes back as a lookupResult event with this seq.
+   */
+  | { kind: 'lookup'; seq: number; node: string; request: LookupRequest }
   | {
       /**
        * Hands a recording to the archive queue: downloaded and stored when there is audio to
@@ -94,8 +105,14 @@ export type Command =
  * platform's redelivery of the notification tries again.
  */
 export function runsBeforeCommit(command: Command): boolean {
-  return command.kind === 'startTimer' || command.kind === 'archiveRecording';
+  return command.kind === 'startTimer' || command.kind === 'archiveRecording' || command.kind === 'lookup';
 }
+
+/**
+ * How long past its timeout an http node waits for its result before it counts as a timeout:
+ * the queue's polling, and a worker that crashed before it could report.
+ */
+export const LOOKUP_GRACE_SECONDS = 30;
 
 /** How long a recording cut short by a hang-up may take to be reported before it counts as lost. */
 export const RECORDING_GRACE_SECONDS = 120;
@@ -403,6 +420,8 @@ class Run {
         return this.onOperationCompleted(event);
       case 'timer':
         return this.onTimer(event.timerId);
+      case 'lookupResult':
+        return this.onLookupResult(event);
       case 'requestFailed':
         return this.onRequestFailed(event);
     }
@@ -459,6 +478,8 @@ class Run {
         ctx.record = null;
         ctx.menu = null;
         ctx.timer = null;
+        // A request still running ends with the call: its result finds no call to go on with.
+        ctx.lookup = null;
         this.commands.push({ kind: 'callEnded' });
         return true;
       default:
@@ -512,7 +533,9 @@ class Run {
     if (ctx.phase !== 'established') return;
     pushCapped(ctx.digits, key);
     const node = this.currentNode('menu');
-    if (!node || !ctx.menu) return; // keys outside a menu (a record stop tone, say) only go in the history
+    const collect = node ? null : this.currentNode('collect');
+    // Keys outside a menu or a collect (a record stop tone, say) only go in the history.
+    if ((!node && !collect) || !ctx.menu) return;
     if (ctx.menu.stage === 'prompt' && ctx.media) {
       // Barge-in: the caller need not hear the rest of the prompt.
       this.commands.push({
@@ -523,6 +546,8 @@ class Run {
       ctx.menu.stage = 'input';
     }
     ctx.timer = null;
+    if (collect) return this.collectKey(collect, key);
+    if (!node) return;
     if (node.terminator && key === node.terminator) {
       this.settleMenu(node);
       return;
@@ -551,7 +576,91 @@ class Run {
     this.enterNode(node.options[digits]!);
   }
 
-  private menuRetry(node: NodeOf<'menu'>, why: 'noInput' | 'invalid'): void {
+  // ---- collect ----
+
+  private collectKey(node: NodeOf<'collect'>, key: string): void {
+    const menu = this.ctx.menu!;
+    if (key === node.terminator) return this.settleCollect(node);
+    menu.digits += key;
+    if (menu.digits.length >= node.maxDigits) return this.settleCollect(node);
+    this.startTimer('interDigit', node.interDigitTimeoutSeconds);
+  }
+
+  /** The entry is over (terminator, length, or a wait): valid goes on, else the caller is asked again. */
+  private settleCollect(node: NodeOf<'collect'>): void {
+    const digits = this.ctx.menu!.digits;
+    if (digits === '') return this.menuRetry(node, 'noInput');
+    const valid =
+      /^[0-9]+$/.test(digits) &&
+      digits.length >= node.minDigits &&
+      digits.length <= node.maxDigits &&
+      (node.pattern === undefined || wholeMatch(node.pattern).test(digits));
+    if (!valid) return this.menuRetry(node, 'invalid');
+    this.setVariable(node.into, digits);
+    this.ctx.menu = null;
+    this.ctx.timer = null;
+    this.enterNode(node.next);
+  }
+
+  // ---- http ----
+
+  private onLookupResult(event: Extract<IvrEvent, { kind: 'lookupResult' }>): boolean {
+    const ctx = this.ctx;
+    const pending = ctx.lookup;
+    // A repeat, a result of an older request, or one for a call that moved on or ended.
+    if (!pending || pending.seq !== event.seq || ctx.phase !== 'established') return false;
+    const node = this.currentNode('http');
+    if (!node || ctx.node !== pending.node) {
+      ctx.lookup = null;
+      return true;
+    }
+    const { outcome, values, detail } = lookupOutcome(node, event);
+    this.finishLookup(node, pending.seq, outcome, event.status, values, detail);
+    return true;
+  }
+
+  private finishLookup(
+    node: NodeOf<'http'>,
+    seq: number,
+    outcome: LookupRef['outcome'],
+    status: number | undefined,
+    values: Record<string, string>,
+    detail: string | null,
+  ): void {
+    const ctx = this.ctx;
+    ctx.lookup = null;
+    ctx.timer = null;
+    if (ctx.media?.kind === 'hold') {
+      // The answer is in: the caller need not hear the rest of the hold prompt.
+      this.commands.push({
+        kind: 'cancelMediaProcessing',
+        body: { clientContext: operationContext(ctx, this.nextSeq()) },
+      });
+      ctx.media = null;
+    }
+    const lookups = (ctx.lookups ??= []);
+    pushCapped(lookups, {
+      seq,
+      node: ctx.node!,
+      outcome,
+      ...(status !== undefined ? { status } : {}),
+      at: this.at,
+    });
+    if (outcome !== 'success') this.fail('lookup', { status, code: outcome, message: detail ?? undefined });
+    for (const [name, value] of Object.entries(values)) this.setVariable(name, value);
+    this.enterNode(node.next[outcome] ?? node.next.failure);
+  }
+
+  private setVariable(name: string, value: string): void {
+    const vars = (this.ctx.vars ??= {});
+    if (!Object.hasOwn(vars, name) && Object.keys(vars).length >= VARIABLES_LIMIT) {
+      this.fail('variables', { message: `more than ${VARIABLES_LIMIT} variables: "${name}" not kept` });
+      return;
+    }
+    vars[name] = bounded(value, VARIABLE_VALUE_LIMIT);
+  }
+
+  private menuRetry(node: NodeOf<'menu'> | NodeOf<'collect'>, why: 'noInput' | 'invalid'): void {
     const menu = this.ctx.menu!;
     if (menu.attempt >= node.maxAttempts) {
       this.ctx.menu = null;
@@ -580,6 +689,15 @@ class Run {
       return true;
     }
     if (!ctx.timer || ctx.timer.id !== timerId) return false; // superseded
+    if (ctx.timer.purpose === 'lookup') {
+      // The request's result never came (a worker that died): the flow goes on as after a timeout.
+      const node = this.currentNode('http');
+      if (node && ctx.lookup)
+        this.finishLookup(node, ctx.lookup.seq, 'timeout', undefined, {}, 'no result from the lookup worker');
+      ctx.timer = null;
+      ctx.lookup = null;
+      return true;
+    }
     ctx.timer = null;
     if (ctx.heldTones.length > 0) {
       // The missing key press never came: the keys that did arrive are the caller's input, in order.
@@ -587,6 +705,11 @@ class Run {
       this.releaseHeldTones(true);
       // If they moved the call on (an option, a re-prompt, a new wait), the timer's job is done.
       if (ctx.timer || ctx.media || ctx.node !== node) return true;
+    }
+    const collect = this.currentNode('collect');
+    if (collect && ctx.menu) {
+      this.settleCollect(collect);
+      return true;
     }
     const node = this.currentNode('menu');
     if (!node || !ctx.menu) return true;
@@ -642,7 +765,7 @@ class Run {
         return;
       }
       case 'menuPrompt': {
-        const node = this.currentNode('menu');
+        const node = this.currentNode('menu') ?? this.currentNode('collect');
         if (!node || !ctx.menu) return;
         ctx.menu.stage = 'input';
         this.startTimer('noInput', node.noInputTimeoutSeconds);
@@ -665,6 +788,8 @@ class Run {
       case 'goodbye':
         this.hangUp();
         return;
+      case 'hold':
+        return; // the request's result moves the call on
     }
   }
 
@@ -795,7 +920,7 @@ class Run {
     switch (node.type) {
       case 'play': {
         // An outbound call's variable may choose the prompts (a ticket's severity, a language).
-        const value = node.promptsBy ? ctx.outbound?.variables?.[node.promptsBy.variable] : undefined;
+        const value = node.promptsBy ? variableOf(ctx, node.promptsBy.variable) : undefined;
         const chosen = value !== undefined ? node.promptsBy?.cases[value] : undefined;
         return this.play('play', id, chosen ?? node.prompts);
       }
@@ -813,6 +938,33 @@ class Run {
       case 'hangup':
         if (node.prompt) return this.play('goodbye', id, [node.prompt]);
         return this.hangUp();
+      case 'collect':
+        ctx.menu = { attempt: 1, digits: '', stage: 'prompt' };
+        return this.play('menuPrompt', id, [node.prompt]);
+      case 'branch': {
+        const chosen = node.cases.find((c) => testPasses(c, variableOf(ctx, c.variable)));
+        return this.enterNode(chosen ? chosen.next : node.default);
+      }
+      case 'http': {
+        const seq = this.nextSeq();
+        ctx.lookup = { seq, node: id };
+        this.commands.push({
+          kind: 'lookup',
+          seq,
+          node: id,
+          request: lookupRequest(node, (name) => variableOf(ctx, name)),
+        });
+        // Should the result never come, the call still goes on.
+        const timerId = `lookup-${seq}`;
+        ctx.timer = { id: timerId, purpose: 'lookup' };
+        this.commands.push({
+          kind: 'startTimer',
+          timerId,
+          delaySeconds: Math.ceil(node.timeoutSeconds) + LOOKUP_GRACE_SECONDS,
+        });
+        if (node.holdPrompt) this.play('hold', id, [node.holdPrompt]);
+        return;
+      }
     }
   }
 
@@ -883,6 +1035,25 @@ class Run {
       }),
     });
   }
+}
+
+/**
+ * A call variable: the built-ins (caller, called, number), then values set by the call's
+ * steps, then an outbound call's request variables. Undefined when unset.
+ */
+export function variableOf(ctx: CallContext, name: string): string | undefined {
+  const incoming = ctx.direction === 'incoming';
+  switch (name) {
+    case 'caller':
+      return (incoming ? ctx.party : ctx.number) ?? '';
+    case 'called':
+      return (incoming ? ctx.number : ctx.party) ?? '';
+    case 'number':
+      return ctx.number ?? '';
+  }
+  if (ctx.vars && Object.hasOwn(ctx.vars, name)) return ctx.vars[name];
+  const outbound = ctx.outbound?.variables;
+  return outbound && Object.hasOwn(outbound, name) ? outbound[name] : undefined;
 }
 
 /** How a recording ended: beta's completionReason when present, else v1.0's result codes. */

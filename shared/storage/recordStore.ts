@@ -49,6 +49,10 @@ export interface CallRecord {
   recordings: RecordingMeta[];
   /** Recordings handed to the archive queue and not archived yet: ask again shortly. */
   recordingsPending: number;
+  /** Values set by the call's steps (collect entries, http answers), when any. */
+  variables?: Record<string, string>;
+  /** The call's http node requests, when any: node, outcome, status. */
+  lookups?: NonNullable<CallContext['lookups']>;
 }
 
 /** The record of an ended call, from its context and its recordings' rows. */
@@ -72,6 +76,8 @@ export function callRecordOf(ctx: CallContext, recordings: RecordingMeta[]): Cal
       0,
       ctx.recordings.filter((r) => r.hasAudio).length + (ctx.pendingRecording ? 1 : 0) - recordings.length,
     ),
+    ...(ctx.vars && Object.keys(ctx.vars).length > 0 ? { variables: ctx.vars } : {}),
+    ...(ctx.lookups?.length ? { lookups: ctx.lookups } : {}),
   };
 }
 

@@ -11,8 +11,15 @@ test('the demo places every sample call and prints their timelines', async () =>
     timeout: 90_000,
   });
   const sections = stdout.split(/^=== /m).slice(1);
-  expect(sections).toHaveLength(5);
-  const [menu, voicemail, afterHours, blocked, hangUp] = sections as [string, string, string, string, string];
+  expect(sections).toHaveLength(6);
+  const [menu, voicemail, afterHours, blocked, hangUp, order] = sections as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   expect(menu).toMatch(/transfer to \+14255550150/);
   expect(menu).toMatch(/nodes: +welcome > mainMenu > openingHours > mainMenu > frontDesk/);
   expect(menu).toMatch(/result: +answered by \+14255550150 \(0\/7015\)/);
@@ -25,5 +32,14 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(blocked).toMatch(/decision: +reject \(rule: blocked callers\)/);
   expect(hangUp).toMatch(/200\/540000/);
   expect(hangUp).not.toMatch(/recording: stored/);
+  // The order number is looked up over HTTP (the simulator's order desk), its status chooses the prompt.
+  expect(order).toMatch(/playPrompt one-moment-please\.wav/);
+  expect(order).toMatch(/playPrompt order-delayed\.wav/);
+  expect(order).toMatch(
+    /nodes: +welcome > mainMenu > orderNumber > orderLookup > orderStatus > afterOrderStatus > leaveMessage > messageSaved/,
+  );
+  expect(order).toMatch(/lookup: +orderLookup: success \(200\)/);
+  expect(order).toMatch(/variables: orderNumber=4711, orderStatus=delayed/);
+  expect(order).toMatch(/recording: stored in blob/);
   expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
 }, 120_000);
