@@ -26,7 +26,15 @@ import {
   type RecordingRef,
 } from './context';
 import { mediaInfo, mediaPrompt } from './media';
-import { describeOutboundTarget, invitationOf, outcomeOf, type OutboundTarget } from './outbound';
+import {
+  describeOutboundTarget,
+  invitationOf,
+  OUTBOUND_COMPLETED_EVENT,
+  outboundDeliveryId,
+  outcomeOf,
+  redialsAfter,
+  type OutboundTarget,
+} from './outbound';
 
 /**
  * The IVR core: (context, event) -> (context, commands). No I/O and no clock:
@@ -86,7 +94,9 @@ export type Command =
       /** Why nothing is downloaded (set when recording is null or the audio is not a message). */
       reason: string | null;
     }
-  | { kind: 'callEnded' };
+  | { kind: 'callEnded' }
+  /** Queues an outbound call's outcome webhook (its final outcome, after the last attempt). */
+  | { kind: 'queueOutcomeWebhook'; deliveryId: string; event: string };
 
 /**
  * Commands the shell runs before it stores the new context: queue messages, which are
@@ -94,7 +104,11 @@ export type Command =
  * platform's redelivery of the notification tries again.
  */
 export function runsBeforeCommit(command: Command): boolean {
-  return command.kind === 'startTimer' || command.kind === 'archiveRecording';
+  return (
+    command.kind === 'startTimer' ||
+    command.kind === 'archiveRecording' ||
+    command.kind === 'queueOutcomeWebhook'
+  );
 }
 
 /** How long a recording cut short by a hang-up may take to be reported before it counts as lost. */
@@ -412,6 +426,8 @@ class Run {
 
   private onCallState(state: string, resultInfo: ResultInfo | null): boolean {
     const ctx = this.ctx;
+    // Between attempts only the redial timer moves the call: a late state of the last attempt changes nothing.
+    if (ctx.phase === 'redialWait') return false;
     switch (state) {
       case 'established':
         if (ctx.phase === 'incoming' || ctx.phase === 'dialing') {
@@ -445,6 +461,11 @@ class Run {
         }
         return false;
       case 'terminated':
+        if (ctx.outbound && ctx.phase === 'dialing') {
+          // Never answered: the policy may dial again rather than end the call.
+          this.endAttempt(resultInfo ? boundedResult(resultInfo) : null);
+          if (this.waitToRedial()) return true;
+        }
         if (ctx.media?.kind === 'record') {
           // The caller hung up while recording: the completion may still come, after this.
           const timerId = `recordingGrace-${this.nextSeq()}`;
@@ -460,6 +481,7 @@ class Run {
         ctx.menu = null;
         ctx.timer = null;
         this.commands.push({ kind: 'callEnded' });
+        this.outboundEnded();
         return true;
       default:
         // establishing, transferring, transferAccepted, terminating...: nothing to do; a state never goes back.
@@ -566,6 +588,12 @@ class Run {
 
   private onTimer(timerId: string): boolean {
     const ctx = this.ctx;
+    if (ctx.phase === 'redialWait') {
+      // Only the current redial timer dials; a repeat finds the call dialing and does nothing.
+      if (ctx.outbound?.redialTimerId !== timerId) return false;
+      this.redial();
+      return true;
+    }
     const pending = ctx.pendingRecording;
     if (pending && pending.timerId === timerId) {
       // The call ended mid-recording and the platform never reported the recording.
@@ -736,6 +764,7 @@ class Run {
           };
           this.endAttempt(ctx.result, event.code);
           this.commands.push({ kind: 'callEnded' });
+          this.outboundEnded();
         }
         return true;
       case 'answer':
@@ -750,6 +779,62 @@ class Run {
   }
 
   // ---- outbound attempts ----
+
+  /** After an unanswered (or busy) attempt, waits for the next one if the flow's redial policy says so. */
+  private waitToRedial(): boolean {
+    const ctx = this.ctx;
+    const out = ctx.outbound!;
+    const policy = this.flow?.outbound?.redial;
+    const outcome = out.attempts.at(-1)?.outcome;
+    if (!policy || !outcome || !redialsAfter(policy, out.attempts.length, outcome)) return false;
+    const timerId = `redial-${this.nextSeq()}`;
+    ctx.phase = 'redialWait';
+    // The next attempt is another Graph call: its notifications link it to this context afresh.
+    ctx.callId = null;
+    out.outcome = null;
+    out.redialTimerId = timerId;
+    out.redialAt = new Date(Date.parse(this.at) + policy.delaySeconds * 1000).toISOString();
+    this.commands.push({ kind: 'startTimer', timerId, delaySeconds: policy.delaySeconds });
+    return true;
+  }
+
+  /** The redial timer fired: the next attempt is placed like the first. */
+  private redial(): void {
+    const ctx = this.ctx;
+    const out = ctx.outbound!;
+    out.redialTimerId = null;
+    out.redialAt = null;
+    out.attempts.push({
+      n: out.attempts.length + 1,
+      callId: null,
+      startedAt: this.at,
+      answeredAt: null,
+      endedAt: null,
+      outcome: null,
+    });
+    ctx.phase = 'dialing';
+    const flow = this.env.flow;
+    if (!flow?.flow.outbound) {
+      // The number lost its flow (or its outbound entry) while waiting: nothing to dial.
+      ctx.phase = 'ended';
+      ctx.endedAt = this.at;
+      ctx.result = { code: 0, message: 'the flow has no outbound entry any more' };
+      this.endAttempt(ctx.result);
+      this.commands.push({ kind: 'callEnded' });
+      this.outboundEnded();
+      return;
+    }
+    this.commands.push({ kind: 'createCall', body: createCallBody(ctx, { ...this.env, flow }) });
+  }
+
+  /** The outbound call is over (no attempt follows): its outcome webhook, if one was asked for. */
+  private outboundEnded(): void {
+    const out = this.ctx.outbound;
+    if (!out?.callbackUrl || out.webhook) return;
+    const deliveryId = outboundDeliveryId(this.ctx.clientContext);
+    out.webhook = { deliveryId, event: OUTBOUND_COMPLETED_EVENT, status: 'pending', attempts: 0 };
+    this.commands.push({ kind: 'queueOutcomeWebhook', deliveryId, event: OUTBOUND_COMPLETED_EVENT });
+  }
 
   /** Closes the current attempt of an outbound call with what Graph reported. */
   private endAttempt(result: ResultInfo | null, graphCode?: string): void {
