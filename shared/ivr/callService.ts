@@ -369,6 +369,8 @@ export class CallService {
     // The notification's deadline bounds the first read and write; once a write has landed
     // (known is set), what follows from it must finish whatever the deadline.
     const deadline = known ? undefined : this.deps.deadline;
+    // Set once another writer moved the call on under this one (it then runs what follows).
+    let lostRace = false;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const current =
         next ??
@@ -404,7 +406,13 @@ export class CallService {
       const found = this.flowOf(stored);
       const flow = found instanceof Promise ? await found : found;
       const { ctx, commands } = stepAll(base, events, { callbackUri: this.deps.callbackUri, flow });
-      if (ctx === stored) return true; // a repeat, or nothing to do
+      if (ctx === stored) {
+        // A later repeat of the ending: the outcome webhook, if its sender died before queuing it
+        // (not when the ending was just written under this very attempt: its writer queues it).
+        if (!lostRace && stored.outbound?.webhook?.status === 'pending' && !stored.outbound.webhook.queued)
+          await this.sendOutcomeWebhook(current);
+        return true; // a repeat, or nothing to do
+      }
       for (const command of commands.filter(runsBeforeCommit)) await this.runBeforeCommit(ctx, command);
       const after = commands.filter((c) => !runsBeforeCommit(c));
       const written = { ...ctx, writeId: newWriteId() };
@@ -414,14 +422,23 @@ export class CallService {
           this.deps.store.replace(written, current.etag, deadline),
         );
       } catch (err) {
-        if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
+        if (err instanceof ConflictError) {
+          lostRace = true;
+          continue; // someone else moved the call on: decide again on fresh state
+        }
         this.settleUncertainWrite(err, clientContext, written.writeId, after);
         throw err;
       }
       this.deps.observer?.changed(stored, written);
       if (written.outbound && written.phase === 'ended' && stored.phase !== 'ended')
         await this.releaseSlot(written);
-      await this.execute({ value: written, etag }, after);
+      await this.execute(
+        { value: written, etag },
+        after.filter((c) => c.kind !== 'queueOutcomeWebhook'),
+      );
+      // Only the writer that won queues it; a failure fails the notification, whose redelivery sends it.
+      if (after.some((c) => c.kind === 'queueOutcomeWebhook'))
+        await this.sendOutcomeWebhook({ value: written, etag });
       return true;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
@@ -548,40 +565,75 @@ export class CallService {
         });
         return;
       }
-      case 'queueOutcomeWebhook':
-        return this.queueOutcomeWebhook(ctx, command.deliveryId, command.event);
       default:
         throw new Error(`${command.kind} does not run before the context is stored`);
     }
   }
 
   /**
-   * Queued before the ending is stored, with an id fixed by the call: a re-run (a redelivered
-   * notification, a lost write race) queues the same delivery id, and receivers drop repeats.
+   * Queues the outcome webhook of an ended outbound call from its stored context (so every
+   * re-run sends the same id and the same body), then marks it queued with a conditional
+   * write. A process that dies in between leaves it unmarked: the redelivered notification
+   * (or a replayed request) finds the call ended and queues it then.
    */
-  private async queueOutcomeWebhook(ctx: CallContext, deliveryId: string, event: string): Promise<void> {
+  private async sendOutcomeWebhook(current: Versioned<CallContext>): Promise<void> {
+    const ctx = current.value;
     const out = ctx.outbound;
-    if (!out?.callbackUrl) return;
+    const hook = out?.webhook;
+    if (!out?.callbackUrl || !hook || hook.status !== 'pending' || hook.queued) return;
     const webhooks = this.deps.webhooks;
-    const failed = (reason: string) => {
-      // Nothing will ever send it: say so in the record about to be stored, rather than fail the notification forever.
-      out.webhook = { ...(out.webhook ?? { deliveryId, event, attempts: 0 }), status: 'failed', reason };
-      this.log.error('outcome webhook not queued', { callId: ctx.callId, reason });
-    };
-    if (!webhooks) return failed('webhooks are not configured (IVR_WEBHOOK_SECRET)');
-    try {
-      await webhooks.send({
-        id: deliveryId,
-        event,
-        url: out.callbackUrl,
-        data: outboundWebhookData(ctx),
-        subject: { kind: OUTBOUND_WEBHOOK_SUBJECT, key: ctx.clientContext },
-        createdAt: ctx.endedAt ?? ctx.createdAt,
-      });
-    } catch (err) {
-      if ((err as Error).name === 'WebhookError') return failed((err as Error).message);
-      throw err; // the queue is away: the notification fails and its redelivery tries again
+    let failure: string | null = null;
+    if (!webhooks) failure = 'webhooks are not configured (IVR_WEBHOOK_SECRET)';
+    else {
+      try {
+        await webhooks.send({
+          id: hook.deliveryId,
+          event: hook.event,
+          url: out.callbackUrl,
+          data: outboundWebhookData(ctx),
+          subject: { kind: OUTBOUND_WEBHOOK_SUBJECT, key: ctx.clientContext },
+          createdAt: ctx.endedAt ?? ctx.createdAt,
+        });
+      } catch (err) {
+        // A URL or body that can never be sent is recorded; the queue being away is retried by a redelivery.
+        if ((err as Error).name !== 'WebhookError') throw err;
+        failure = (err as Error).message;
+      }
     }
+    if (failure) this.log.error('outcome webhook not queued', { callId: ctx.callId, reason: failure });
+    await this.updateWebhook(current, (h) =>
+      h.status !== 'pending' || h.queued
+        ? null
+        : failure
+          ? { ...h, status: 'failed', reason: failure }
+          : { ...h, queued: true },
+    );
+  }
+
+  /** Changes an outbound call's webhook status with a conditional write; `change` returns null for no change. */
+  private async updateWebhook(
+    known: Versioned<CallContext> | null,
+    change: (hook: OutboundWebhookStatus) => OutboundWebhookStatus | null,
+    clientContext = known?.value.clientContext ?? '',
+  ): Promise<boolean> {
+    let current = known;
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      current ??= await this.deps.store.get(clientContext);
+      const out = current?.value.outbound;
+      const next = out?.webhook ? change(out.webhook) : null;
+      if (!current || !out || !next) return false;
+      try {
+        await this.deps.store.replace(
+          { ...current.value, outbound: { ...out, webhook: next }, writeId: newWriteId() },
+          current.etag,
+        );
+        return true;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        current = null;
+      }
+    }
+    throw new Error(`outbound call ${clientContext} kept changing; its webhook status was not stored`);
   }
 
   /** A call that is over gives its number's slot back; a slot left behind is taken back by the next call at the cap. */
@@ -755,6 +807,8 @@ export class CallService {
         'Idempotency-Key: already used within 24 h for a different request',
       );
     const call = await this.deps.store.get(existing.clientContext);
+    // A retry after a failure may be all that is left to queue an ended call's webhook.
+    if (call?.value.phase === 'ended') await this.sendOutcomeWebhook(call);
     return { clientContext: existing.clientContext, callId: call?.value.callId ?? null, replayed: true };
   }
 
@@ -808,35 +862,26 @@ export class CallService {
    * (a conditional write). A delivery reported twice keeps `delivered` once it has it.
    */
   async recordWebhookOutcome(clientContext: string, outcome: WebhookDeliveryOutcome): Promise<void> {
-    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = await this.deps.store.get(clientContext);
-      const out = current?.value.outbound;
-      const hook = out?.webhook;
-      if (!current || !out || !hook || hook.deliveryId !== outcome.deliveryId) {
-        this.log.warn('webhook outcome for no such outbound call', { deliveryId: outcome.deliveryId });
-        return;
-      }
-      if (hook.status === 'delivered') return;
-      const next: OutboundWebhookStatus = {
-        deliveryId: hook.deliveryId,
-        event: hook.event,
-        status: outcome.status,
-        attempts: outcome.attempts,
-        at: outcome.at,
-        ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-      };
-      try {
-        await this.deps.store.replace(
-          { ...current.value, outbound: { ...out, webhook: next }, writeId: newWriteId() },
-          current.etag,
-        );
-        return;
-      } catch (err) {
-        if (!(err instanceof ConflictError)) throw err;
-      }
-    }
-    throw new Error(`outbound call ${clientContext} kept changing; webhook outcome not recorded`);
+    const recorded = await this.updateWebhook(
+      null,
+      (hook) =>
+        hook.deliveryId !== outcome.deliveryId || hook.status === 'delivered'
+          ? null
+          : {
+              deliveryId: hook.deliveryId,
+              event: hook.event,
+              status: outcome.status,
+              attempts: outcome.attempts,
+              at: outcome.at,
+              ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+              ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+            },
+      clientContext,
+    );
+    if (!recorded)
+      this.log.info('webhook outcome not recorded (unknown, or already delivered)', {
+        deliveryId: outcome.deliveryId,
+      });
   }
 
   /** An outbound call as its requester sees it: one point read. */
@@ -997,7 +1042,7 @@ export function outboundStatusOf(ctx: CallContext, recordings: RecordingMeta[]):
     result: ctx.result,
     attempts: out.attempts,
     redialAt: out.redialAt ?? null,
-    webhook: out.webhook ?? null,
+    webhook: out.webhook ? publicWebhookStatus(out.webhook) : null,
     variables: out.variables ?? {},
     nodesVisited: ctx.visited,
     digits: ctx.digits,
@@ -1023,6 +1068,10 @@ export function outboundWebhookData(ctx: CallContext): Record<string, unknown> {
     nodesVisited: ctx.visited,
     digits: ctx.digits,
   };
+}
+
+function publicWebhookStatus({ queued: _internal, ...status }: OutboundWebhookStatus): OutboundWebhookStatus {
+  return status;
 }
 
 function describeTarget(t: OutboundTarget): string {

@@ -95,7 +95,10 @@ export type Command =
       reason: string | null;
     }
   | { kind: 'callEnded' }
-  /** Queues an outbound call's outcome webhook (its final outcome, after the last attempt). */
+  /**
+   * Queues an outbound call's outcome webhook (its final outcome, after the last attempt),
+   * once the ending is stored: its body is then the stored call's, the same on any re-run.
+   */
   | { kind: 'queueOutcomeWebhook'; deliveryId: string; event: string };
 
 /**
@@ -104,11 +107,7 @@ export type Command =
  * platform's redelivery of the notification tries again.
  */
 export function runsBeforeCommit(command: Command): boolean {
-  return (
-    command.kind === 'startTimer' ||
-    command.kind === 'archiveRecording' ||
-    command.kind === 'queueOutcomeWebhook'
-  );
+  return command.kind === 'startTimer' || command.kind === 'archiveRecording';
 }
 
 /** How long a recording cut short by a hang-up may take to be reported before it counts as lost. */

@@ -49,6 +49,8 @@ export interface OutboundWebhookStatus {
   event: string;
   /** pending until the webhooks queue reports the delivery's end. */
   status: 'pending' | 'delivered' | 'failed';
+  /** Set once the delivery is on the webhooks queue (not shown by GET). */
+  queued?: boolean;
   /** HTTP attempts made (0 while pending). */
   attempts: number;
   at?: string;

@@ -134,7 +134,10 @@ describe('redial policy', () => {
 
   it('busy redials when the policy names it; without a policy nothing redials', () => {
     const busyFlow = flowWith({ on: ['busy'], maxAttempts: 2, delaySeconds: 5 });
-    const r = stepChecked(placed(busyFlow), ev.terminated(BUSY), { callbackUri: CALLBACK_URI, flow: busyFlow });
+    const r = stepChecked(placed(busyFlow), ev.terminated(BUSY), {
+      callbackUri: CALLBACK_URI,
+      flow: busyFlow,
+    });
     expect(r.ctx.phase).toBe('redialWait');
     const plain = loadFlow(realisticFlowInput());
     const once = stepChecked(placed(plain), ev.terminated(BUSY), { callbackUri: CALLBACK_URI, flow: plain });
