@@ -369,8 +369,6 @@ export class CallService {
     // The notification's deadline bounds the first read and write; once a write has landed
     // (known is set), what follows from it must finish whatever the deadline.
     const deadline = known ? undefined : this.deps.deadline;
-    // Set once another writer moved the call on under this one (it then runs what follows).
-    let lostRace = false;
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const current =
         next ??
@@ -407,9 +405,9 @@ export class CallService {
       const flow = found instanceof Promise ? await found : found;
       const { ctx, commands } = stepAll(base, events, { callbackUri: this.deps.callbackUri, flow });
       if (ctx === stored) {
-        // A later repeat of the ending: the outcome webhook, if its sender died before queuing it
-        // (not when the ending was just written under this very attempt: its writer queues it).
-        if (!lostRace && stored.outbound?.webhook?.status === 'pending' && !stored.outbound.webhook.queued)
+        // The webhook's check timer: the ending's writer did not queue it (it died, or the queue was away).
+        const hook = stored.outbound?.webhook;
+        if (hook?.checkTimerId && events.some((e) => e.kind === 'timer' && e.timerId === hook.checkTimerId))
           await this.sendOutcomeWebhook(current);
         return true; // a repeat, or nothing to do
       }
@@ -422,10 +420,7 @@ export class CallService {
           this.deps.store.replace(written, current.etag, deadline),
         );
       } catch (err) {
-        if (err instanceof ConflictError) {
-          lostRace = true;
-          continue; // someone else moved the call on: decide again on fresh state
-        }
+        if (err instanceof ConflictError) continue; // someone else moved the call on: decide again on fresh state
         this.settleUncertainWrite(err, clientContext, written.writeId, after);
         throw err;
       }
@@ -436,9 +431,14 @@ export class CallService {
         { value: written, etag },
         after.filter((c) => c.kind !== 'queueOutcomeWebhook'),
       );
-      // Only the writer that won queues it; a failure fails the notification, whose redelivery sends it.
+      // Only the writer that won queues it; if it cannot, the check timer will.
       if (after.some((c) => c.kind === 'queueOutcomeWebhook'))
-        await this.sendOutcomeWebhook({ value: written, etag });
+        await this.sendOutcomeWebhook({ value: written, etag }).catch((err: Error) =>
+          this.log.warn('outcome webhook not queued yet; its check timer will', {
+            callId: written.callId,
+            error: err.message,
+          }),
+        );
       return true;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
@@ -573,8 +573,8 @@ export class CallService {
   /**
    * Queues the outcome webhook of an ended outbound call from its stored context (so every
    * re-run sends the same id and the same body), then marks it queued with a conditional
-   * write. A process that dies in between leaves it unmarked: the redelivered notification
-   * (or a replayed request) finds the call ended and queues it then.
+   * write. A process that dies in between leaves it unmarked: the check timer, queued with
+   * the ending, finds it so and queues it then (the same id: receivers drop a repeat).
    */
   private async sendOutcomeWebhook(current: Versioned<CallContext>): Promise<void> {
     const ctx = current.value;
@@ -807,8 +807,6 @@ export class CallService {
         'Idempotency-Key: already used within 24 h for a different request',
       );
     const call = await this.deps.store.get(existing.clientContext);
-    // A retry after a failure may be all that is left to queue an ended call's webhook.
-    if (call?.value.phase === 'ended') await this.sendOutcomeWebhook(call);
     return { clientContext: existing.clientContext, callId: call?.value.callId ?? null, replayed: true };
   }
 
@@ -1070,7 +1068,11 @@ export function outboundWebhookData(ctx: CallContext): Record<string, unknown> {
   };
 }
 
-function publicWebhookStatus({ queued: _internal, ...status }: OutboundWebhookStatus): OutboundWebhookStatus {
+function publicWebhookStatus({
+  queued: _queued,
+  checkTimerId: _timer,
+  ...status
+}: OutboundWebhookStatus): OutboundWebhookStatus {
   return status;
 }
 

@@ -32,6 +32,7 @@ import {
   OUTBOUND_COMPLETED_EVENT,
   outboundDeliveryId,
   outcomeOf,
+  WEBHOOK_CHECK_SECONDS,
   redialsAfter,
   type OutboundTarget,
 } from './outbound';
@@ -831,7 +832,17 @@ class Run {
     const out = this.ctx.outbound;
     if (!out?.callbackUrl || out.webhook) return;
     const deliveryId = outboundDeliveryId(this.ctx.clientContext);
-    out.webhook = { deliveryId, event: OUTBOUND_COMPLETED_EVENT, status: 'pending', attempts: 0 };
+    // The writer of the ending queues it; the check timer (queued before the write, so never
+    // lost) queues it later if that writer could not.
+    const checkTimerId = `webhookCheck-${this.nextSeq()}`;
+    out.webhook = {
+      deliveryId,
+      event: OUTBOUND_COMPLETED_EVENT,
+      status: 'pending',
+      attempts: 0,
+      checkTimerId,
+    };
+    this.commands.push({ kind: 'startTimer', timerId: checkTimerId, delaySeconds: WEBHOOK_CHECK_SECONDS });
     this.commands.push({ kind: 'queueOutcomeWebhook', deliveryId, event: OUTBOUND_COMPLETED_EVENT });
   }
 

@@ -51,6 +51,8 @@ export interface OutboundWebhookStatus {
   status: 'pending' | 'delivered' | 'failed';
   /** Set once the delivery is on the webhooks queue (not shown by GET). */
   queued?: boolean;
+  /** The timer that queues it if its writer could not (not shown by GET). */
+  checkTimerId?: string;
   /** HTTP attempts made (0 while pending). */
   attempts: number;
   at?: string;
@@ -62,6 +64,9 @@ export interface OutboundWebhookStatus {
 export const OUTBOUND_COMPLETED_EVENT = 'outboundCall.completed';
 /** The kind of webhook subject whose outcomes land in an outbound call's context. */
 export const OUTBOUND_WEBHOOK_SUBJECT = 'outboundCall';
+
+/** When the ending's writer has not queued the webhook by then, its check timer does. */
+export const WEBHOOK_CHECK_SECONDS = 60;
 
 /** Stable for one outbound call: every re-run of its ending queues the same delivery id. */
 export function outboundDeliveryId(clientContext: string): string {

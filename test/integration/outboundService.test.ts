@@ -180,6 +180,43 @@ test('a failed webhook delivery is retried with the same id and body, and GET sa
   }
 });
 
+test('a webhook its writer could not queue (the queue away) is queued by its check timer, once', async () => {
+  const webhooks = getApp().webhooks;
+  const send = jest.spyOn(webhooks, 'send').mockRejectedValueOnce(new Error('queue unavailable'));
+  try {
+    const res = await place({ from: '+14255550100', to: '+12065550174', callbackUrl: hookUrl });
+    const { id, callId } = (await res.json()) as { id: string; callId: string };
+    // The ending is stored (202): only the webhook waits.
+    expect((await end(id, callId, { code: 603, subcode: 0, message: 'Declined' })).status).toBe(202);
+    expect(await status(id)).toMatchObject({
+      state: 'ended',
+      outcome: 'declined',
+      webhook: { status: 'pending' },
+    });
+    const row = await bot.table().getEntity<{ data: string }>(`c_${id}`, 'ctx');
+    const timerId = (JSON.parse(row.data) as { outbound: { webhook: { checkTimerId: string } } }).outbound
+      .webhook.checkTimerId;
+    const fire = () =>
+      fetch(`${bot.host.url}/admin/functions/ivrTimers`, {
+        method: 'POST',
+        body: JSON.stringify({ input: JSON.stringify({ clientContext: id, timerId }) }),
+      });
+    expect((await fire()).status).toBe(202);
+    const webhook = await waitFor('the delivery', async () => {
+      const s = await status(id);
+      return s.webhook?.status === 'delivered' ? s.webhook : null;
+    });
+    expect(webhook).toMatchObject({ deliveryId: `outbound.${id}.completed`, attempts: 1 });
+    // The timer again (a redelivered message): already queued, nothing more is sent.
+    expect((await fire()).status).toBe(202);
+    expect(send).toHaveBeenCalledTimes(2);
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]!.body).data).toMatchObject({ id, outcome: 'declined' });
+  } finally {
+    send.mockRestore();
+  }
+});
+
 test('not answered, then redialled from the timer queue; the webhook only after the last attempt', async () => {
   const res = await place({ from: REDIAL_NUMBER, to: '+12065550172', callbackUrl: hookUrl });
   const { id, callId } = (await res.json()) as { id: string; callId: string };

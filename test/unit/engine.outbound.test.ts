@@ -101,7 +101,7 @@ describe('redial policy', () => {
       ctx = r.ctx;
       if (n < 3) ctx = stepChecked(ctx, ev.timer(ctx.outbound!.redialTimerId!), env).ctx;
       else {
-        expect(kinds(r.commands)).toEqual(['callEnded', 'queueOutcomeWebhook']);
+        expect(kinds(r.commands)).toEqual(['callEnded', 'startTimer', 'queueOutcomeWebhook']);
         expect(only(r.commands, 'queueOutcomeWebhook')).toEqual({
           kind: 'queueOutcomeWebhook',
           deliveryId: `outbound.${CONTEXT}.completed`,
@@ -114,6 +114,8 @@ describe('redial policy', () => {
       outcome: 'notAnswered',
       webhook: { deliveryId: `outbound.${CONTEXT}.completed`, status: 'pending', attempts: 0 },
     });
+    // The check timer that queues the webhook if the ending's writer could not.
+    expect(ctx.outbound?.webhook?.checkTimerId).toMatch(/^webhookCheck-\d+$/);
     expect(ctx.outbound?.attempts.map((a) => [a.n, a.callId, a.outcome])).toEqual([
       [1, 'call-1', 'notAnswered'],
       [2, 'call-2', 'notAnswered'],
@@ -125,7 +127,7 @@ describe('redial policy', () => {
     for (const result of [BUSY, { code: 603, subcode: 0, message: 'Declined' }]) {
       const r = stepChecked(placed(), ev.terminated(result), env);
       expect(r.ctx.phase).toBe('ended');
-      expect(kinds(r.commands)).toEqual(['callEnded', 'queueOutcomeWebhook']);
+      expect(kinds(r.commands)).toEqual(['callEnded', 'startTimer', 'queueOutcomeWebhook']);
     }
     const answered = run(placed(), [ev.established(), ev.terminated()], env);
     expect(answered.ctx.outbound?.outcome).toBe('answered');
@@ -150,7 +152,7 @@ describe('redial policy', () => {
     const r = stepChecked(dialing, ev.requestFailed('createCall', { status: 403, code: 'Forbidden' }), env);
     expect(r.ctx.phase).toBe('ended');
     expect(r.ctx.outbound?.outcome).toBe('failed');
-    expect(kinds(r.commands)).toEqual(['callEnded', 'queueOutcomeWebhook']);
+    expect(kinds(r.commands)).toEqual(['callEnded', 'startTimer', 'queueOutcomeWebhook']);
   });
 
   it('a call without callbackUrl queues no webhook', () => {
