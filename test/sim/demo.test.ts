@@ -11,8 +11,15 @@ test('the demo places every sample call and prints their timelines', async () =>
     timeout: 90_000,
   });
   const sections = stdout.split(/^=== /m).slice(1);
-  expect(sections).toHaveLength(5);
-  const [menu, voicemail, afterHours, blocked, hangUp] = sections as [string, string, string, string, string];
+  expect(sections).toHaveLength(6);
+  const [menu, voicemail, afterHours, blocked, hangUp, alert] = sections as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   expect(menu).toMatch(/transfer to \+14255550150/);
   expect(menu).toMatch(/nodes: +welcome > mainMenu > openingHours > mainMenu > frontDesk/);
   expect(menu).toMatch(/result: +answered by \+14255550150 \(0\/7015\)/);
@@ -25,5 +32,13 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(blocked).toMatch(/decision: +reject \(rule: blocked callers\)/);
   expect(hangUp).toMatch(/200\/540000/);
   expect(hangUp).not.toMatch(/recording: stored/);
+  // The outbound alert: missed, redialled, acknowledged with 1, reported by one verified webhook.
+  expect(alert).toMatch(/attempt 1: notAnswered \(480\)/);
+  expect(alert).toMatch(/attempt 2: answered \(200\)/);
+  expect(alert).toMatch(/target +pressed 1/);
+  expect(alert).toMatch(/outcome: +answered; keys: 1/);
+  expect(
+    alert.match(/webhook: +outboundCall\.completed .* signature verified; delivered after 1 attempt\(s\)/g),
+  ).toHaveLength(1);
   expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
 }, 120_000);
