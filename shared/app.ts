@@ -6,7 +6,9 @@ import type { FlowCatalog } from './flows/loader';
 import { LiveFlows } from './flows/live';
 import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
 import { CallService, type CallObserver, type LookupQueue, type RecordingJobQueue } from './ivr/callService';
+import { OUTBOUND_WEBHOOK_SUBJECT } from './ivr/outbound';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
+import { TableOutboundLimits } from './outbound/limits';
 import {
   LOOKUPS_QUEUE,
   RECORDINGS_POISON_QUEUE,
@@ -119,6 +121,11 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
   const testHosts = settings.IVR_TEST_LOOKUP_HOSTS
     ? parseTestLookupHosts(settings.IVR_TEST_LOOKUP_HOSTS)
     : null;
+  // Slots and rates of outbound calls live in the calls table, one row per number.
+  const outboundLimits = new TableOutboundLimits(
+    new TableConnector(() => storage.table(settings.IVR_CALLS_TABLE)),
+    timeoutMs,
+  );
   const tenantId = settings.AZURE_TENANT_ID;
   const getToken =
     overrides.getToken ??
@@ -154,7 +161,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
   });
   const flows = () => liveFlows.catalog();
   const callbackUri = `${settings.BOT_CALLBACK_URL.replace(/\/+$/, '')}/api/calls`;
-  return {
+  const app: App = {
     settings,
     auth,
     flows,
@@ -209,6 +216,8 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         now: options.now ?? clock,
         deadline: options.deadline,
         observer: options.observer,
+        ...(settings.IVR_WEBHOOK_SECRET ? { webhooks } : {}),
+        limits: outboundLimits,
       });
     },
     archiver: (log) =>
@@ -222,6 +231,11 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         now: () => new Date(),
       }),
   };
+  // The webhooks queue tells an outbound call how its outcome webhook's delivery ended.
+  webhooks.onOutcome(OUTBOUND_WEBHOOK_SUBJECT, (subject, outcome, log) =>
+    app.calls(log).recordWebhookOutcome(subject.key, outcome),
+  );
+  return app;
 }
 
 /**

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { webhookProblem } from '../shared/webhooks/signing';
 import { projectRoot } from '../host/projectRoot';
 import { startStack, type Stack } from './stack';
 import { callReport } from './report';
@@ -13,6 +17,8 @@ import type { EndpointScriptInput } from './endpoints';
 
 const ROOT = projectRoot(__dirname);
 const FRONT_DESK = '+14255550100';
+/** The on-call engineer of the outbound alert: misses the first ring, answers the redial. */
+const ON_CALL_ENGINEER = '+12065550199';
 const AFTER_HOURS = '+14255550101';
 
 interface Scenario {
@@ -108,15 +114,100 @@ export const orderEndpoints: EndpointScriptInput[] = [
   },
 ];
 
+interface ReceivedHook {
+  id: string;
+  event: string;
+  problem: string | null;
+  body: string;
+}
+
+/** A webhook receiver on loopback, checking each signature as a customer would. */
+async function startReceiver(
+  secret: string,
+): Promise<{ url: string; hooks: ReceivedHook[]; server: Server }> {
+  const hooks: ReceivedHook[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      hooks.push({
+        id: header('x-ivr-delivery-id') ?? '',
+        event: header('x-ivr-event') ?? '',
+        problem: webhookProblem(
+          { body, timestamp: header('x-ivr-timestamp'), signature: header('x-ivr-signature') },
+          [secret],
+          Math.floor(Date.now() / 1000),
+        ),
+        body,
+      });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, hooks, server };
+}
+
+interface OutboundStatus {
+  state: string;
+  outcome: string | null;
+  digits: string[];
+  attempts: Array<{ n: number; callId: string | null; outcome: string | null; code?: number }>;
+  webhook: { status: string; deliveryId: string; attempts: number } | null;
+}
+
+/** An alert placed through POST /api/outbound-calls, redialled, acknowledged with 1, and its webhook. */
+async function outboundAlert(stack: Stack, receiver: { url: string; hooks: ReceivedHook[] }): Promise<void> {
+  console.log(
+    `=== ${scenarios.length + 1}. Outbound alert: no answer, redialled, acknowledged with 1  (${FRONT_DESK} calls ${ON_CALL_ENGINEER})`,
+  );
+  const res = await fetch(`${stack.bots[0]!.url}/api/outbound-calls`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'demo-alert-1' },
+    body: JSON.stringify({ from: FRONT_DESK, to: ON_CALL_ENGINEER, callbackUrl: receiver.url }),
+  });
+  if (res.status !== 202) throw new Error(`the alert was refused: ${res.status} ${await res.text()}`);
+  const { id } = (await res.json()) as { id: string };
+  const until = Date.now() + 60_000;
+  let status: OutboundStatus;
+  for (;;) {
+    status = (await (await fetch(`${stack.bots[0]!.url}/api/outbound-calls/${id}`)).json()) as OutboundStatus;
+    if (status.webhook && status.webhook.status !== 'pending') break;
+    if (Date.now() > until) throw new Error(`the alert did not finish: ${JSON.stringify(status)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const attempt of status.attempts) {
+    console.log(
+      `   attempt ${attempt.n}: ${attempt.outcome ?? '?'}${attempt.code ? ` (${attempt.code})` : ''}`,
+    );
+    if (attempt.callId) console.log(stack.sim.formatTimeline(attempt.callId));
+  }
+  console.log(`   outcome:   ${status.outcome ?? '?'}; keys: ${status.digits.join(' ') || '(none)'}`);
+  const hooks = receiver.hooks.filter((h) => h.id === status.webhook?.deliveryId);
+  for (const h of hooks)
+    console.log(
+      `   webhook:   ${h.event} ${h.id.slice(0, 24)}… ${h.problem ? `REFUSED: ${h.problem}` : 'signature verified'}; ${status.webhook?.status} after ${status.webhook?.attempts} attempt(s)`,
+    );
+  if (hooks.length !== 1 || hooks[0]!.problem || status.outcome !== 'answered') process.exitCode = 1;
+  console.log('');
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   console.log('graph-ivr demo: starting Azurite, the bot (local host) and the Graph simulator...');
   let stack: Stack | null = null;
+  const secret = randomBytes(24).toString('base64url');
+  const receiver = await startReceiver(secret);
   try {
     stack = await startStack({
+      // Signs the outbound alert's webhook; the order desk's http node sends its API key from
+      // an app setting (never from the flow file).
+      botEnv: { IVR_WEBHOOK_SECRET: secret, IVR_SECRET_ORDERS_API_KEY: ORDERS_API_KEY },
       scaleBotTimers: true,
-      // The secret the order desk's http node sends (an app setting, never in the flow file).
-      botEnv: { IVR_SECRET_ORDERS_API_KEY: ORDERS_API_KEY },
       flowsDir: join(ROOT, 'sim', 'demo', 'flows'),
       sim: {
         timeScale: Number(process.env.DEMO_TIME_SCALE ?? 0.05),
@@ -127,6 +218,10 @@ async function main(): Promise<void> {
           '+14255550150': { answerAfter: 4 },
           '+14255550177': { answerAfter: 9 },
           '+14255550178': { answerAfter: 5 },
+          [ON_CALL_ENGINEER]: [
+            { never: true },
+            { answerAfter: 3, actions: [{ waitFor: 'promptEnd' }, { after: 1, press: '1' }] },
+          ],
         },
       },
     });
@@ -144,6 +239,7 @@ async function main(): Promise<void> {
       const record = await stack.callRecord(summary.callId);
       console.log(`${callReport(stack.sim, summary, record, 'recordings')}\n`);
     }
+    await outboundAlert(stack, receiver);
     const bad = stack.sim.requests.filter((r) => r.issues.length > 0);
     console.log(
       `${stack.sim.requests.length} Graph requests, ${bad.length} refused by the CSDL/limits check; ${stack.sim.notifications.length} notifications signed and delivered.`,
@@ -152,6 +248,8 @@ async function main(): Promise<void> {
     if (bad.length > 0) process.exitCode = 1;
   } finally {
     await stack?.stop();
+    receiver.server.closeAllConnections();
+    receiver.server.close();
   }
 }
 

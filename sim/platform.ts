@@ -162,7 +162,8 @@ export interface PlatformOptions {
 export class Platform {
   private readonly calls = new Map<string, Call>();
   private readonly recordings = new Map<string, StoredRecording>();
-  private readonly targetBehaviors = new Map<string, TargetScript>();
+  /** A target's scripts, one per time it rings (the last repeats), and how often it has rung. */
+  private readonly targetBehaviors = new Map<string, { scripts: TargetScript[]; rung: number }>();
 
   constructor(
     private readonly deps: {
@@ -177,8 +178,11 @@ export class Platform {
 
   // ---- scripted people --------------------------------------------------------------------------
 
-  setTargetBehavior(id: string, script: TargetScript): void {
-    this.targetBehaviors.set(id, script);
+  /** One script, or one per time the target rings (a redial may find it free): the last one repeats. */
+  setTargetBehavior(id: string, script: TargetScript | TargetScript[]): void {
+    const scripts = Array.isArray(script) ? script : [script];
+    if (scripts.length === 0) throw new Error('a target needs at least one script');
+    this.targetBehaviors.set(id, { scripts, rung: 0 });
   }
 
   /** Rings the bot: posts the incoming-call notification to its app-level callback. */
@@ -751,8 +755,11 @@ export class Platform {
     return call;
   }
 
+  /** How the target behaves this time it rings. */
   private behaviorOf(target: string): TargetScript {
-    return this.targetBehaviors.get(target) ?? this.deps.options.defaultTargetBehavior;
+    const entry = this.targetBehaviors.get(target);
+    if (!entry) return this.deps.options.defaultTargetBehavior;
+    return entry.scripts[Math.min(entry.rung++, entry.scripts.length - 1)]!;
   }
 
   private syncOperation(call: Call, odataType: string, body: Record<string, unknown>): Operation {

@@ -46,8 +46,8 @@ export interface SimulatorOptions {
   promptDurationMs?: (uri: string) => number;
   /** Behaviour of redirect/transfer/outbound targets without their own script (default answerAfter 2). */
   defaultTargetBehavior?: TargetScriptInput;
-  /** Per-target scripts, keyed by phone number or user/application id. */
-  targets?: Record<string, TargetScriptInput>;
+  /** Per-target scripts, keyed by phone number or user/application id; a list gives one per time it rings. */
+  targets?: Record<string, TargetScriptInput | TargetScriptInput[]>;
   /** Simulated seconds a recording stays downloadable after its call ends (default 300). */
   recordingRetentionSeconds?: number;
   /** Simulated seconds without keepAlive before an established call is ended 408/8537 (default 2700: Graph's 45 minutes). */
@@ -280,9 +280,15 @@ export class Simulator {
     return this.platform.placeCall(parseCallerScript(script));
   }
 
-  /** How a redirect/transfer/outbound target (phone number, user or app id) behaves. */
-  setTargetBehavior(id: string, script: TargetScriptInput): void {
-    this.platform.setTargetBehavior(id, parseTargetScript(script));
+  /**
+   * How a redirect/transfer/outbound target (phone number, user or app id) behaves; a list
+   * gives its behaviour each time it rings (busy, then answering a redial), the last repeating.
+   */
+  setTargetBehavior(id: string, script: TargetScriptInput | TargetScriptInput[]): void {
+    this.platform.setTargetBehavior(
+      id,
+      Array.isArray(script) ? script.map((s) => parseTargetScript(s)) : parseTargetScript(script),
+    );
   }
 
   /** Scripts (or re-scripts) an HTTP endpoint of a flow's http node: its answer, delay or failure. */
@@ -438,7 +444,10 @@ function controlRoutes(sim: Simulator): Route[] {
       path: /^\/_sim\/targets\/([^/]+)$/,
       handle: (ctx, m) =>
         guarded(() => {
-          sim.setTargetBehavior(decodeURIComponent(m[1]!), json(ctx) as TargetScriptInput);
+          sim.setTargetBehavior(
+            decodeURIComponent(m[1]!),
+            json(ctx) as TargetScriptInput | TargetScriptInput[],
+          );
           return { status: 204 };
         }),
     },

@@ -8,6 +8,7 @@ import { jsonError, readJsonBody } from '../functions/http';
 import { chatInfoSchema } from '../graph/schemas';
 import { isContextKey, OutboundRefusal, OutboundRequestError } from '../ivr/callService';
 import type { OutboundTarget } from '../ivr/outbound';
+import { webhookUrlProblem } from '../webhooks/delivery';
 
 /**
  * POST /api/outbound-calls places a call that runs the outbound entry of `from`'s flow;
@@ -58,7 +59,8 @@ export const outboundCallRequestSchema = z.strictObject({
   from: z.string().regex(E164, 'from must be a configured number in E.164'),
   to: targetSchema,
   variables: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.string().max(256)).optional(),
-  callbackUrl: z.url({ protocol: /^https$/, error: 'callbackUrl must be an absolute https URL' }).optional(),
+  // Checked by webhookUrlProblem below: https, no credentials, no loopback/private address.
+  callbackUrl: z.string().min(1).max(2048).optional(),
   idempotencyKey: z.string().min(1).max(255).optional(),
 });
 export type OutboundCallRequest = z.infer<typeof outboundCallRequestSchema>;
@@ -146,6 +148,17 @@ export async function outboundCallsHandler(
   const req = parsed.data;
   const target = targetOf(req.to);
   if (typeof target === 'string') return jsonError(400, 'BadRequest', target);
+  if (req.callbackUrl !== undefined) {
+    const { settings } = getApp();
+    const problem = webhookUrlProblem(req.callbackUrl, settings.IVR_LOCAL_DEV_HTTP);
+    if (problem) return jsonError(400, 'BadRequest', `callbackUrl: ${problem}`);
+    if (!settings.IVR_WEBHOOK_SECRET)
+      return jsonError(
+        400,
+        'WebhooksNotConfigured',
+        'callbackUrl: this app sends no webhooks: its IVR_WEBHOOK_SECRET setting is not set',
+      );
+  }
   const header = request.headers.get(IDEMPOTENCY_HEADER);
   if (header !== null && (header.length === 0 || header.length > 255))
     return jsonError(400, 'BadRequest', 'Idempotency-Key: 1 to 255 characters');

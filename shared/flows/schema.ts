@@ -8,6 +8,9 @@ import { z } from 'zod';
  */
 
 export const E164 = /^\+[1-9]\d{1,14}$/;
+/** Limits of a number's outbound calls when its flow sets none. */
+export const OUTBOUND_LIMIT_DEFAULTS = { maxConcurrentCalls: 10, maxCallsPerMinute: 30 } as const;
+
 /** Names of the variables an outbound call carries. */
 export const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
@@ -536,6 +539,52 @@ export const flowFileSchema = z.strictObject({
         )
         .optional()
         .describe('Named values a request may (or must) carry, e.g. a ticket id; others are refused'),
+      redial: z
+        .strictObject({
+          on: z
+            .array(z.enum(['notAnswered', 'busy']))
+            .min(1)
+            .max(2)
+            .default(['notAnswered', 'busy'])
+            .describe('The outcomes of an attempt that are dialled again'),
+          maxAttempts: z.number().int().min(2).max(10).describe('Attempts in all, the first included'),
+          delaySeconds: seconds(1, 3600)
+            .default(60)
+            .describe('Wait between the end of an attempt and the next'),
+        })
+        .optional()
+        .describe(
+          'Dial again after no answer or busy; the outcome (and its webhook) comes after the last attempt',
+        ),
+      allowedPrefixes: z
+        .array(z.string().regex(/^\+[1-9]\d{0,14}$/, 'a prefix is + and 1-15 digits, e.g. +1425'))
+        .min(1)
+        .max(100)
+        .optional()
+        .describe('PSTN destinations must start with one of these; absent: any valid number'),
+      limits: z
+        .strictObject({
+          maxConcurrentCalls: z
+            .number()
+            .int()
+            .min(1)
+            .max(200)
+            .optional()
+            .describe(
+              `Outbound calls of this number in progress at once (default ${OUTBOUND_LIMIT_DEFAULTS.maxConcurrentCalls})`,
+            ),
+          maxCallsPerMinute: z
+            .number()
+            .int()
+            .min(1)
+            .max(6000)
+            .optional()
+            .describe(
+              `New outbound calls of this number per minute (default ${OUTBOUND_LIMIT_DEFAULTS.maxCallsPerMinute})`,
+            ),
+        })
+        .optional()
+        .describe('Protections of the number, held across instances'),
     })
     .optional()
     .describe('Where outbound calls placed from this number start'),

@@ -22,8 +22,16 @@ import {
   type Command,
   type IvrEvent,
 } from './engine';
-import type { OutboundAttempt, OutboundOutcome, OutboundTarget } from './outbound';
 import type { LookupAnswer, LookupRequest } from './lookup';
+import {
+  destinationAllowed,
+  OUTBOUND_WEBHOOK_SUBJECT,
+  type OutboundAttempt,
+  type OutboundOutcome,
+  type OutboundTarget,
+  type OutboundWebhookStatus,
+} from './outbound';
+import { OUTBOUND_LIMIT_DEFAULTS } from '../flows/schema';
 import type { RecordingJob } from './recordingArchiver';
 
 /**
@@ -72,6 +80,54 @@ export interface LookupQueue {
   enqueue(message: LookupMessage): Promise<void>;
 }
 
+/** Where outcome webhooks are queued (the webhooks room's outbox); send throws for a URL that can never be used. */
+export interface OutcomeWebhooks {
+  send(delivery: {
+    id: string;
+    event: string;
+    url: string;
+    data: unknown;
+    subject: { kind: string; key: string };
+    createdAt: string;
+  }): Promise<unknown>;
+}
+
+/** What a webhook delivery came to, as the webhooks queue reports it. */
+export interface WebhookDeliveryOutcome {
+  deliveryId: string;
+  status: 'delivered' | 'failed';
+  attempts: number;
+  at: string;
+  httpStatus?: number;
+  reason?: string;
+}
+
+export interface NumberLimits {
+  maxConcurrentCalls: number;
+  maxCallsPerMinute: number;
+}
+
+export type LimitDecision =
+  { ok: true } | { ok: false; rule: keyof NumberLimits; retryAfterSeconds: number; message: string };
+
+/**
+ * The protections of a number's outbound calls, held in shared storage so they hold across
+ * instances: a slot per call in progress and a rate of new calls.
+ */
+export interface OutboundLimits {
+  /** Takes a slot and a share of the rate for a new call, or names the rule that refuses it. */
+  acquire(
+    number: string,
+    clientContext: string,
+    limits: NumberLimits,
+    now: Date,
+    /** Whether a call holding a slot is still in progress (slots of ended calls are taken back). */
+    inProgress: (clientContext: string) => Promise<boolean>,
+  ): Promise<LimitDecision>;
+  /** Gives the slot back when the call is over (or was never placed). */
+  release(number: string, clientContext: string): Promise<void>;
+}
+
 export interface CallServiceDeps {
   store: CallStore;
   records: RecordStore;
@@ -99,6 +155,10 @@ export interface CallServiceDeps {
   observer?: CallObserver;
   /** Waits between checks of an uncertain write (tests pass their own). */
   sleep?: (ms: number) => Promise<void>;
+  /** Outcome webhooks of outbound calls; without it none is queued. */
+  webhooks?: OutcomeWebhooks;
+  /** Per-number protections of outbound calls; without them none apply. */
+  limits?: OutboundLimits;
 }
 
 /** Who sent a notification, from its verified token, and where it was sent. */
@@ -382,12 +442,26 @@ export class CallService {
         });
         return true;
       }
+      if (
+        guard.callId &&
+        !stored.callId &&
+        stored.outbound?.attempts.some((a) => a.callId === guard.callId && a.endedAt)
+      ) {
+        // A late notification of an attempt already over must not claim the next attempt's place.
+        return true;
+      }
       const base =
         guard.link && guard.callId && !stored.callId ? { ...stored, callId: guard.callId } : stored;
       const found = this.flowOf(stored);
       const flow = found instanceof Promise ? await found : found;
       const { ctx, commands } = stepAll(base, events, { callbackUri: this.deps.callbackUri, flow });
-      if (ctx === stored) return true; // a repeat, or nothing to do
+      if (ctx === stored) {
+        // The webhook's check timer: the ending's writer did not queue it (it died, or the queue was away).
+        const hook = stored.outbound?.webhook;
+        if (hook?.checkTimerId && events.some((e) => e.kind === 'timer' && e.timerId === hook.checkTimerId))
+          await this.sendOutcomeWebhook(current);
+        return true; // a repeat, or nothing to do
+      }
       for (const command of commands.filter(runsBeforeCommit)) await this.runBeforeCommit(ctx, command);
       const after = commands.filter((c) => !runsBeforeCommit(c));
       const written = { ...ctx, writeId: newWriteId() };
@@ -402,7 +476,20 @@ export class CallService {
         throw err;
       }
       this.deps.observer?.changed(stored, written);
-      await this.execute({ value: written, etag }, after);
+      if (written.outbound && written.phase === 'ended' && stored.phase !== 'ended')
+        await this.releaseSlot(written);
+      await this.execute(
+        { value: written, etag },
+        after.filter((c) => c.kind !== 'queueOutcomeWebhook'),
+      );
+      // Only the writer that won queues it; if it cannot, the check timer will.
+      if (after.some((c) => c.kind === 'queueOutcomeWebhook'))
+        await this.sendOutcomeWebhook({ value: written, etag }).catch((err: Error) =>
+          this.log.warn('outcome webhook not queued yet; its check timer will', {
+            callId: written.callId,
+            error: err.message,
+          }),
+        );
       return true;
     }
     throw new Error(`context ${clientContext} kept changing; gave up after ${MAX_CONFLICT_RETRIES} attempts`);
@@ -545,6 +632,82 @@ export class CallService {
     }
   }
 
+  /**
+   * Queues the outcome webhook of an ended outbound call from its stored context (so every
+   * re-run sends the same id and the same body), then marks it queued with a conditional
+   * write. A process that dies in between leaves it unmarked: the check timer, queued with
+   * the ending, finds it so and queues it then (the same id: receivers drop a repeat).
+   */
+  private async sendOutcomeWebhook(current: Versioned<CallContext>): Promise<void> {
+    const ctx = current.value;
+    const out = ctx.outbound;
+    const hook = out?.webhook;
+    if (!out?.callbackUrl || !hook || hook.status !== 'pending' || hook.queued) return;
+    const webhooks = this.deps.webhooks;
+    let failure: string | null = null;
+    if (!webhooks) failure = 'webhooks are not configured (IVR_WEBHOOK_SECRET)';
+    else {
+      try {
+        await webhooks.send({
+          id: hook.deliveryId,
+          event: hook.event,
+          url: out.callbackUrl,
+          data: outboundWebhookData(ctx),
+          subject: { kind: OUTBOUND_WEBHOOK_SUBJECT, key: ctx.clientContext },
+          createdAt: ctx.endedAt ?? ctx.createdAt,
+        });
+      } catch (err) {
+        // A URL or body that can never be sent is recorded; the queue being away is retried by a redelivery.
+        if ((err as Error).name !== 'WebhookError') throw err;
+        failure = (err as Error).message;
+      }
+    }
+    if (failure) this.log.error('outcome webhook not queued', { callId: ctx.callId, reason: failure });
+    await this.updateWebhook(current, (h) =>
+      h.status !== 'pending' || h.queued
+        ? null
+        : failure
+          ? { ...h, status: 'failed', reason: failure }
+          : { ...h, queued: true },
+    );
+  }
+
+  /** Changes an outbound call's webhook status with a conditional write; `change` returns null for no change. */
+  private async updateWebhook(
+    known: Versioned<CallContext> | null,
+    change: (hook: OutboundWebhookStatus) => OutboundWebhookStatus | null,
+    clientContext = known?.value.clientContext ?? '',
+  ): Promise<boolean> {
+    let current = known;
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      current ??= await this.deps.store.get(clientContext);
+      const out = current?.value.outbound;
+      const next = out?.webhook ? change(out.webhook) : null;
+      if (!current || !out || !next) return false;
+      try {
+        await this.deps.store.replace(
+          { ...current.value, outbound: { ...out, webhook: next }, writeId: newWriteId() },
+          current.etag,
+        );
+        return true;
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        current = null;
+      }
+    }
+    throw new Error(`outbound call ${clientContext} kept changing; its webhook status was not stored`);
+  }
+
+  /** A call that is over gives its number's slot back; a slot left behind is taken back by the next call at the cap. */
+  private async releaseSlot(ctx: CallContext): Promise<void> {
+    if (!this.deps.limits || !ctx.number) return;
+    try {
+      await this.deps.limits.release(ctx.number, ctx.clientContext);
+    } catch (err) {
+      this.log.warn('outbound slot not released', { callId: ctx.callId, error: (err as Error).message });
+    }
+  }
+
   private async run(ctx: CallContext, command: Command): Promise<IvrEvent | 'contextChanged' | null> {
     const graph = this.deps.graph;
     const callId = ctx.callId;
@@ -604,6 +767,7 @@ export class CallService {
       case 'startTimer':
       case 'archiveRecording':
       case 'lookup':
+      case 'queueOutcomeWebhook':
         return null; // ran before the context was stored
     }
   }
@@ -647,7 +811,75 @@ export class CallService {
     const tenantId = this.deps.tenantId;
     if (!tenantId) throw new OutboundRequestError('AZURE_TENANT_ID is not set');
     checkVariables(request.variables ?? {}, flow.flow.outbound.variables ?? {}, request.from);
+    if (!destinationAllowed(target, flow.flow.outbound.allowedPrefixes))
+      throw new OutboundRefusal(
+        403,
+        'DestinationNotAllowed',
+        `to: ${describeTarget(target)} does not start with a prefix allowed by the flow of ${request.from} (outbound.allowedPrefixes)`,
+      );
+    if (request.idempotency) {
+      // A repeat is answered before any limit: it places nothing.
+      const existing = await this.deps.store.findIdempotency(
+        request.idempotency.keyHash,
+        this.now(),
+        IDEMPOTENCY_TTL_MS,
+      );
+      if (existing) return this.replay(existing, request.idempotency.fingerprint);
+    }
     const clientContext = mintClientContext();
+    const number = flow.flow.number;
+    if (this.deps.limits) {
+      const decision = await this.deps.limits.acquire(
+        number,
+        clientContext,
+        { ...OUTBOUND_LIMIT_DEFAULTS, ...flow.flow.outbound.limits },
+        this.now(),
+        async (key) => {
+          const row = await this.deps.store.get(key);
+          return row !== null && row.value.phase !== 'ended';
+        },
+      );
+      if (!decision.ok)
+        throw new OutboundRefusal(429, 'TooManyOutboundCalls', decision.message, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+    }
+    try {
+      return await this.placeClaimed(request, flow, target, {
+        tenantId,
+        clientContext,
+        applicationInstanceId: flow.flow.applicationInstanceId,
+      });
+    } catch (err) {
+      // Placed nothing (a refused key, storage away): the slot goes back at once.
+      const placed = await this.deps.store.get(clientContext).catch(() => null);
+      if (!placed && this.deps.limits)
+        await this.deps.limits.release(number, clientContext).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async replay(
+    existing: { clientContext: string; fingerprint: string },
+    fingerprint: string,
+  ): Promise<{ clientContext: string; callId: string | null; replayed: true }> {
+    if (existing.fingerprint !== fingerprint)
+      throw new OutboundRefusal(
+        422,
+        'IdempotencyKeyReused',
+        'Idempotency-Key: already used within 24 h for a different request',
+      );
+    const call = await this.deps.store.get(existing.clientContext);
+    return { clientContext: existing.clientContext, callId: call?.value.callId ?? null, replayed: true };
+  }
+
+  private async placeClaimed(
+    request: Parameters<CallService['placeCall']>[0],
+    flow: LoadedFlow,
+    target: OutboundTarget,
+    ids: { tenantId: string; clientContext: string; applicationInstanceId: string },
+  ): Promise<{ clientContext: string; callId: string | null; replayed?: boolean; failure?: string }> {
+    const { tenantId, clientContext, applicationInstanceId } = ids;
     if (request.idempotency) {
       const claim = await this.deps.store.claimIdempotency(
         request.idempotency.keyHash,
@@ -656,18 +888,10 @@ export class CallService {
         IDEMPOTENCY_TTL_MS,
       );
       if (!claim.claimed) {
-        if (claim.existing.fingerprint !== request.idempotency.fingerprint)
-          throw new OutboundRefusal(
-            422,
-            'IdempotencyKeyReused',
-            'Idempotency-Key: already used within 24 h for a different request',
-          );
-        const existing = await this.deps.store.get(claim.existing.clientContext);
-        return {
-          clientContext: claim.existing.clientContext,
-          callId: existing?.value.callId ?? null,
-          replayed: true,
-        };
+        // Another request with this key won the race: this one's slot goes back.
+        if (this.deps.limits)
+          await this.deps.limits.release(flow.flow.number, clientContext).catch(() => undefined);
+        return this.replay(claim.existing, request.idempotency.fingerprint);
       }
     }
     const { ctx, commands } = placeOutboundCall(
@@ -675,7 +899,7 @@ export class CallService {
         clientContext,
         tenantId,
         number: flow.flow.number,
-        applicationInstanceId: flow.flow.applicationInstanceId,
+        applicationInstanceId,
         target,
         ...(request.variables ? { variables: request.variables } : {}),
         ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
@@ -692,6 +916,33 @@ export class CallService {
       callId: after?.value.callId ?? null,
       ...(failure ? { failure: failure.message ?? 'create call failed' } : {}),
     };
+  }
+
+  /**
+   * The webhooks queue's word on an outbound call's outcome webhook, kept in its context
+   * (a conditional write). A delivery reported twice keeps `delivered` once it has it.
+   */
+  async recordWebhookOutcome(clientContext: string, outcome: WebhookDeliveryOutcome): Promise<void> {
+    const recorded = await this.updateWebhook(
+      null,
+      (hook) =>
+        hook.deliveryId !== outcome.deliveryId || hook.status === 'delivered'
+          ? null
+          : {
+              deliveryId: hook.deliveryId,
+              event: hook.event,
+              status: outcome.status,
+              attempts: outcome.attempts,
+              at: outcome.at,
+              ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+              ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+            },
+      clientContext,
+    );
+    if (!recorded)
+      this.log.info('webhook outcome not recorded (unknown, or already delivered)', {
+        deliveryId: outcome.deliveryId,
+      });
   }
 
   /** An outbound call as its requester sees it: one point read. */
@@ -738,8 +989,17 @@ export class CallService {
     const cutoff = this.now().getTime() - maxIdleMinutes * 60_000;
     let closed = 0;
     for await (const row of this.deps.store.listOpen()) {
-      if (Date.parse(row.updatedAt) > cutoff) continue;
       const ctx = row.value;
+      if (ctx.phase === 'redialWait') {
+        // Waiting is not idle: only a redial long overdue (its timer message lost) is fired from here.
+        const due = Date.parse(ctx.outbound?.redialAt ?? row.updatedAt);
+        if (due <= cutoff && ctx.outbound?.redialTimerId)
+          await this.apply(ctx.clientContext, [
+            { kind: 'timer', at: this.at(), timerId: ctx.outbound.redialTimerId },
+          ]);
+        continue;
+      }
+      if (Date.parse(row.updatedAt) > cutoff) continue;
       if (ctx.callId) {
         // The call may still exist on the platform (lost notifications): end it there too.
         await this.deps.graph.deleteCall(ctx.callId).catch(() => undefined);
@@ -818,6 +1078,10 @@ export interface OutboundCallStatus {
   endedAt: string | null;
   result: CallContext['result'];
   attempts: OutboundAttempt[];
+  /** While waiting between attempts: when the next one is placed. */
+  redialAt: string | null;
+  /** The outcome webhook (when a callbackUrl was given): pending, delivered or failed. */
+  webhook: OutboundWebhookStatus | null;
   variables: Record<string, string>;
   nodesVisited: string[];
   digits: string[];
@@ -838,11 +1102,45 @@ export function outboundStatusOf(ctx: CallContext, recordings: RecordingMeta[]):
     endedAt: ctx.endedAt,
     result: ctx.result,
     attempts: out.attempts,
+    redialAt: out.redialAt ?? null,
+    webhook: out.webhook ? publicWebhookStatus(out.webhook) : null,
     variables: out.variables ?? {},
     nodesVisited: ctx.visited,
     digits: ctx.digits,
     recordings,
   };
+}
+
+/** What an outbound call's outcome webhook carries: what GET /api/outbound-calls/{id} says, minus recordings. */
+export function outboundWebhookData(ctx: CallContext): Record<string, unknown> {
+  const out = ctx.outbound!;
+  return {
+    id: ctx.clientContext,
+    from: ctx.number,
+    to: ctx.party,
+    outcome: out.outcome,
+    callId: ctx.callId,
+    createdAt: ctx.createdAt,
+    answeredAt: ctx.establishedAt,
+    endedAt: ctx.endedAt,
+    result: ctx.result,
+    attempts: out.attempts,
+    variables: out.variables ?? {},
+    nodesVisited: ctx.visited,
+    digits: ctx.digits,
+  };
+}
+
+function publicWebhookStatus({
+  queued: _queued,
+  checkTimerId: _timer,
+  ...status
+}: OutboundWebhookStatus): OutboundWebhookStatus {
+  return status;
+}
+
+function describeTarget(t: OutboundTarget): string {
+  return t.kind === 'phone' ? t.phone : t.kind;
 }
 
 /** A request's variables against what the flow declares: only declared names, matching, required ones present. */

@@ -9,6 +9,7 @@ import type { OutboundState } from './outbound';
 export type CallPhase =
   | 'incoming' // decision made, Graph request (answer/reject/redirect) in flight or sent
   | 'dialing' // outbound call created, not yet established
+  | 'redialWait' // an outbound attempt went unanswered (or busy): the next waits on its timer
   | 'established' // running the flow
   | 'transferring'
   | 'hangingUp' // DELETE sent (or goodbye playing)

@@ -30,7 +30,16 @@ import {
 } from './context';
 import { lookupOutcome, lookupRequest, type LookupAnswer, type LookupRequest } from './lookup';
 import { mediaInfo, mediaPrompt } from './media';
-import { describeOutboundTarget, invitationOf, outcomeOf, type OutboundTarget } from './outbound';
+import {
+  describeOutboundTarget,
+  invitationOf,
+  OUTBOUND_COMPLETED_EVENT,
+  outboundDeliveryId,
+  outcomeOf,
+  WEBHOOK_CHECK_SECONDS,
+  redialsAfter,
+  type OutboundTarget,
+} from './outbound';
 
 /**
  * The IVR core: (context, event) -> (context, commands). No I/O and no clock:
@@ -97,7 +106,12 @@ export type Command =
       /** Why nothing is downloaded (set when recording is null or the audio is not a message). */
       reason: string | null;
     }
-  | { kind: 'callEnded' };
+  | { kind: 'callEnded' }
+  /**
+   * Queues an outbound call's outcome webhook (its final outcome, after the last attempt),
+   * once the ending is stored: its body is then the stored call's, the same on any re-run.
+   */
+  | { kind: 'queueOutcomeWebhook'; deliveryId: string; event: string };
 
 /**
  * Commands the shell runs before it stores the new context: queue messages, which are
@@ -431,6 +445,8 @@ class Run {
 
   private onCallState(state: string, resultInfo: ResultInfo | null): boolean {
     const ctx = this.ctx;
+    // Between attempts only the redial timer moves the call: a late state of the last attempt changes nothing.
+    if (ctx.phase === 'redialWait') return false;
     switch (state) {
       case 'established':
         if (ctx.phase === 'incoming' || ctx.phase === 'dialing') {
@@ -464,6 +480,11 @@ class Run {
         }
         return false;
       case 'terminated':
+        if (ctx.outbound && ctx.phase === 'dialing') {
+          // Never answered: the policy may dial again rather than end the call.
+          this.endAttempt(resultInfo ? boundedResult(resultInfo) : null);
+          if (this.waitToRedial()) return true;
+        }
         if (ctx.media?.kind === 'record') {
           // The caller hung up while recording: the completion may still come, after this.
           const timerId = `recordingGrace-${this.nextSeq()}`;
@@ -481,6 +502,7 @@ class Run {
         // A request still running ends with the call: its result finds no call to go on with.
         ctx.lookup = null;
         this.commands.push({ kind: 'callEnded' });
+        this.outboundEnded();
         return true;
       default:
         // establishing, transferring, transferAccepted, terminating...: nothing to do; a state never goes back.
@@ -675,6 +697,12 @@ class Run {
 
   private onTimer(timerId: string): boolean {
     const ctx = this.ctx;
+    if (ctx.phase === 'redialWait') {
+      // Only the current redial timer dials; a repeat finds the call dialing and does nothing.
+      if (ctx.outbound?.redialTimerId !== timerId) return false;
+      this.redial();
+      return true;
+    }
     const pending = ctx.pendingRecording;
     if (pending && pending.timerId === timerId) {
       // The call ended mid-recording and the platform never reported the recording.
@@ -861,6 +889,7 @@ class Run {
           };
           this.endAttempt(ctx.result, event.code);
           this.commands.push({ kind: 'callEnded' });
+          this.outboundEnded();
         }
         return true;
       case 'answer':
@@ -875,6 +904,72 @@ class Run {
   }
 
   // ---- outbound attempts ----
+
+  /** After an unanswered (or busy) attempt, waits for the next one if the flow's redial policy says so. */
+  private waitToRedial(): boolean {
+    const ctx = this.ctx;
+    const out = ctx.outbound!;
+    const policy = this.flow?.outbound?.redial;
+    const outcome = out.attempts.at(-1)?.outcome;
+    if (!policy || !outcome || !redialsAfter(policy, out.attempts.length, outcome)) return false;
+    const timerId = `redial-${this.nextSeq()}`;
+    ctx.phase = 'redialWait';
+    // The next attempt is another Graph call: its notifications link it to this context afresh.
+    ctx.callId = null;
+    out.outcome = null;
+    out.redialTimerId = timerId;
+    out.redialAt = new Date(Date.parse(this.at) + policy.delaySeconds * 1000).toISOString();
+    this.commands.push({ kind: 'startTimer', timerId, delaySeconds: policy.delaySeconds });
+    return true;
+  }
+
+  /** The redial timer fired: the next attempt is placed like the first. */
+  private redial(): void {
+    const ctx = this.ctx;
+    const out = ctx.outbound!;
+    out.redialTimerId = null;
+    out.redialAt = null;
+    out.attempts.push({
+      n: out.attempts.length + 1,
+      callId: null,
+      startedAt: this.at,
+      answeredAt: null,
+      endedAt: null,
+      outcome: null,
+    });
+    ctx.phase = 'dialing';
+    const flow = this.env.flow;
+    if (!flow?.flow.outbound) {
+      // The number lost its flow (or its outbound entry) while waiting: nothing to dial.
+      ctx.phase = 'ended';
+      ctx.endedAt = this.at;
+      ctx.result = { code: 0, message: 'the flow has no outbound entry any more' };
+      this.endAttempt(ctx.result);
+      this.commands.push({ kind: 'callEnded' });
+      this.outboundEnded();
+      return;
+    }
+    this.commands.push({ kind: 'createCall', body: createCallBody(ctx, { ...this.env, flow }) });
+  }
+
+  /** The outbound call is over (no attempt follows): its outcome webhook, if one was asked for. */
+  private outboundEnded(): void {
+    const out = this.ctx.outbound;
+    if (!out?.callbackUrl || out.webhook) return;
+    const deliveryId = outboundDeliveryId(this.ctx.clientContext);
+    // The writer of the ending queues it; the check timer (queued before the write, so never
+    // lost) queues it later if that writer could not.
+    const checkTimerId = `webhookCheck-${this.nextSeq()}`;
+    out.webhook = {
+      deliveryId,
+      event: OUTBOUND_COMPLETED_EVENT,
+      status: 'pending',
+      attempts: 0,
+      checkTimerId,
+    };
+    this.commands.push({ kind: 'startTimer', timerId: checkTimerId, delaySeconds: WEBHOOK_CHECK_SECONDS });
+    this.commands.push({ kind: 'queueOutcomeWebhook', deliveryId, event: OUTBOUND_COMPLETED_EVENT });
+  }
 
   /** Closes the current attempt of an outbound call with what Graph reported. */
   private endAttempt(result: ResultInfo | null, graphCode?: string): void {

@@ -37,6 +37,66 @@ export interface OutboundState {
   outcome: OutboundOutcome | null;
   /** A redial waiting on its timer. */
   redialTimerId?: string | null;
+  /** When that redial is due (the sweep re-fires a timer whose message was lost). */
+  redialAt?: string | null;
+  /** The outcome webhook, once queued: where its delivery stands. */
+  webhook?: OutboundWebhookStatus | null;
+}
+
+/** The outcome webhook of an outbound call, as GET /api/outbound-calls/{id} shows it. */
+export interface OutboundWebhookStatus {
+  deliveryId: string;
+  event: string;
+  /** pending until the webhooks queue reports the delivery's end. */
+  status: 'pending' | 'delivered' | 'failed';
+  /** Set once the delivery is on the webhooks queue (not shown by GET). */
+  queued?: boolean;
+  /** The timer that queues it if its writer could not (not shown by GET). */
+  checkTimerId?: string;
+  /** HTTP attempts made (0 while pending). */
+  attempts: number;
+  at?: string;
+  httpStatus?: number;
+  reason?: string;
+}
+
+/** The one webhook event of an outbound call: its final outcome, after the last attempt. */
+export const OUTBOUND_COMPLETED_EVENT = 'outboundCall.completed';
+/** The kind of webhook subject whose outcomes land in an outbound call's context. */
+export const OUTBOUND_WEBHOOK_SUBJECT = 'outboundCall';
+
+/** When the ending's writer has not queued the webhook by then, its check timer does. */
+export const WEBHOOK_CHECK_SECONDS = 60;
+
+/** Stable for one outbound call: every re-run of its ending queues the same delivery id. */
+export function outboundDeliveryId(clientContext: string): string {
+  return `outbound.${clientContext}.completed`;
+}
+
+/** The redial policy of a flow's outbound entry. */
+export interface RedialPolicy {
+  on: ReadonlyArray<'notAnswered' | 'busy'>;
+  maxAttempts: number;
+  delaySeconds: number;
+}
+
+/** Whether an attempt that ended so is followed by another one. */
+export function redialsAfter(
+  policy: RedialPolicy | undefined,
+  attemptsMade: number,
+  outcome: OutboundOutcome,
+): boolean {
+  if (!policy || attemptsMade >= policy.maxAttempts) return false;
+  return (outcome === 'notAnswered' || outcome === 'busy') && policy.on.includes(outcome);
+}
+
+/** Whether a PSTN destination is inside a flow's allowed prefixes (absent: any number). */
+export function destinationAllowed(
+  target: OutboundTarget,
+  allowedPrefixes: readonly string[] | undefined,
+): boolean {
+  if (!allowedPrefixes || target.kind !== 'phone') return true;
+  return allowedPrefixes.some((prefix) => target.phone.startsWith(prefix));
 }
 
 /** How a target is shown in records: a number, `user:<id>`, `meeting:<thread or id>`. */

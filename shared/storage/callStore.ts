@@ -55,6 +55,8 @@ export interface CallStore {
     now: Date,
     ttlMs: number,
   ): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyClaim }>;
+  /** The live claim of an idempotency key (younger than `ttlMs`), or null: a point read. */
+  findIdempotency(keyHash: string, now: Date, ttlMs: number): Promise<IdempotencyClaim | null>;
 }
 
 export interface IdempotencyClaim {
@@ -305,6 +307,19 @@ export class TableCallStore implements CallStore {
       }
     }
     throw new Error('the idempotency key kept changing');
+  }
+
+  async findIdempotency(keyHash: string, now: Date, ttlMs: number): Promise<IdempotencyClaim | null> {
+    try {
+      const row = await this.op((c, abortSignal) =>
+        c.getEntity<IdempotencyClaim>(`i_${keyHash}`, IDEMPOTENCY_ROW, { abortSignal }),
+      );
+      if (now.getTime() - Date.parse(row.createdAt) >= ttlMs) return null;
+      return { clientContext: row.clientContext, fingerprint: row.fingerprint, createdAt: row.createdAt };
+    } catch (err) {
+      if (isStatus(err, 404)) return null;
+      throw err;
+    }
   }
 
   async *listOpen(): AsyncIterable<Versioned<CallContext> & { updatedAt: string }> {

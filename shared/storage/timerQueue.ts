@@ -64,9 +64,11 @@ export class StorageTimerQueue implements TimerQueue {
   ) {}
 
   async schedule(message: TimerMessage, delaySeconds: number): Promise<void> {
-    // Only menu waits scale: a recording's grace period waits for the platform, not the caller.
-    if (this.scale === 1 || !/^(noInput|interDigit)-/.test(message.timerId))
-      return this.queue.send(message, { delaySeconds, ttlSeconds: 3600 });
+    // Only menu and redial waits scale (the simulator's callers and ring times follow its clock):
+    // a recording's grace period waits for the platform.
+    if (this.scale === 1 || !/^(noInput|interDigit|redial)-/.test(message.timerId))
+      // A message must not expire before it is due (a redial may wait up to an hour).
+      return this.queue.send(message, { delaySeconds, ttlSeconds: delaySeconds + 3600 });
     // A queue delay is whole seconds, too coarse once scaled: the wait is held here and the
     // message sent visible when due. Test and dev only: such a timer dies with the process.
     setTimeout(

@@ -376,3 +376,18 @@ test('variables the flow declares are validated, and choose the prompt', async (
   expect(JSON.stringify(play[0]!.body)).toContain('urgent.wav');
   expect(await status(id)).toMatchObject({ variables: { severity: 'high', ticket: 'INC-7' } });
 });
+
+test('a callbackUrl is refused, naming the setting, when the app has no webhook secret', async () => {
+  const before = creates();
+  const res = await place({
+    from: '+14255550100',
+    to: '+12065550161',
+    callbackUrl: 'https://hooks.example.com/x',
+  });
+  expect(res.status).toBe(400);
+  expect(((await res.json()) as { error: { code: string; message: string } }).error).toEqual({
+    code: 'WebhooksNotConfigured',
+    message: 'callbackUrl: this app sends no webhooks: its IVR_WEBHOOK_SECRET setting is not set',
+  });
+  expect(creates()).toBe(before);
+});

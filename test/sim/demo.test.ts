@@ -11,8 +11,9 @@ test('the demo places every sample call and prints their timelines', async () =>
     timeout: 90_000,
   });
   const sections = stdout.split(/^=== /m).slice(1);
-  expect(sections).toHaveLength(6);
-  const [menu, voicemail, afterHours, blocked, hangUp, order] = sections as [
+  expect(sections).toHaveLength(7);
+  const [menu, voicemail, afterHours, blocked, hangUp, order, alert] = sections as [
+    string,
     string,
     string,
     string,
@@ -41,5 +42,13 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(order).toMatch(/lookup: +orderLookup: success \(200\)/);
   expect(order).toMatch(/variables: orderNumber=4711, orderStatus=delayed/);
   expect(order).toMatch(/recording: stored in blob/);
+  // The outbound alert: missed, redialled, acknowledged with 1, reported by one verified webhook.
+  expect(alert).toMatch(/attempt 1: notAnswered \(480\)/);
+  expect(alert).toMatch(/attempt 2: answered \(200\)/);
+  expect(alert).toMatch(/target +pressed 1/);
+  expect(alert).toMatch(/outcome: +answered; keys: 1/);
+  expect(
+    alert.match(/webhook: +outboundCall\.completed .* signature verified; delivered after 1 attempt\(s\)/g),
+  ).toHaveLength(1);
   expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
 }, 120_000);

@@ -71,6 +71,9 @@ class MemoryStore implements CallStore {
   async claimIdempotency(): Promise<{ claimed: true }> {
     return { claimed: true };
   }
+  async findIdempotency() {
+    return null;
+  }
   async *listOpen() {
     for (const row of this.rows.values())
       if (row.value.phase !== 'ended') yield { ...row, updatedAt: new Date(0).toISOString() };
