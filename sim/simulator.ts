@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { SimClock } from './clock';
 import { Faults, type FaultOptions } from './faults';
 import { loadCsdl } from './graph/csdl';
+import { loadMailCsdl, type SentMail } from './graph/mail';
 import { GraphApi, type GraphRequestRecord } from './graphApi';
 import { TokenService, type ManagedIdentityOptions, type TokenGrant } from './identity';
 import { Notifier, type NotificationRecord } from './notifier';
@@ -15,6 +16,7 @@ import { KEEP_ALIVE_SECONDS, Platform, type CallInfo, type CallState, type CallS
 import { SeededRandom } from './random';
 import { bearerToken, startServers, type Reply, type Route, type Servers } from './server';
 import { Signer } from './signing';
+import { SpeechService, type SpeechAnswer, type TranscriptionRecord } from './speech';
 import { Timelines, type Actor, type TimelineEvent } from './timeline';
 import { createTlsMaterial, type TlsMaterial } from './tls';
 import { makeWav } from './wav';
@@ -101,6 +103,8 @@ export class Simulator {
   private readonly routes: Route[];
   private readonly requestLog: GraphRequestRecord[] = [];
   private readonly notificationLog: NotificationRecord[] = [];
+  private readonly mailLog: SentMail[] = [];
+  private readonly speech: SpeechService;
   private servers?: Servers;
   private stopped = false;
 
@@ -168,6 +172,11 @@ export class Simulator {
       tokens: this.tokens,
       faults: this.faults,
       model: loadCsdl(options.csdlPath),
+      mailModel: loadMailCsdl(),
+      onMail: (mail) => {
+        this.mailLog.push(mail);
+        changed();
+      },
       allowHttpLoopback: options.allowHttpLoopback ?? true,
       graphBaseUrl: () => this.graphBaseUrl,
       onRecord: (record) => {
@@ -175,7 +184,14 @@ export class Simulator {
         changed();
       },
     });
-    this.routes = [...graph.routes(), ...this.tokens.routes(), this.recordingRoute(), ...controlRoutes(this)];
+    this.speech = new SpeechService(signer, changed);
+    this.routes = [
+      ...graph.routes(),
+      ...this.tokens.routes(),
+      ...this.speech.routes(),
+      this.recordingRoute(),
+      ...controlRoutes(this),
+    ];
   }
 
   /** @internal Starts the http and https servers (startSimulator does). */
@@ -232,6 +248,26 @@ export class Simulator {
   /** Every Graph request received, in processing order. */
   get requests(): readonly GraphRequestRecord[] {
     return [...this.requestLog];
+  }
+
+  /** Every mail sent through Graph's sendMail, in order. */
+  get mails(): readonly SentMail[] {
+    return [...this.mailLog];
+  }
+
+  /** IVR_SPEECH_ENDPOINT for the bot: the fast transcription API (http, loopback). */
+  get speechEndpoint(): string {
+    return this.httpUrl;
+  }
+
+  /** Every transcription asked for, in order. */
+  get transcriptions(): readonly TranscriptionRecord[] {
+    return [...this.speech.log];
+  }
+
+  /** What the next transcriptions answer (a text, or a failure status), in order. */
+  scriptTranscripts(...answers: SpeechAnswer[]): void {
+    this.speech.script(...answers);
   }
 
   /** Every notification POSTed to the bot (one entry per POST, duplicates included). */
@@ -424,6 +460,16 @@ function controlRoutes(sim: Simulator): Route[] {
         }),
     },
     { method: 'GET', path: /^\/_sim\/requests$/, handle: () => ({ status: 200, body: sim.requests }) },
+    { method: 'GET', path: /^\/_sim\/mail$/, handle: () => ({ status: 200, body: sim.mails }) },
+    {
+      method: 'POST',
+      path: /^\/_sim\/speech$/,
+      handle: (ctx) =>
+        guarded(() => {
+          sim.scriptTranscripts(json(ctx) as SpeechAnswer);
+          return { status: 204 };
+        }),
+    },
     {
       method: 'GET',
       path: /^\/_sim\/notifications$/,
