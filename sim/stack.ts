@@ -162,6 +162,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     NODE_EXTRA_CA_CERTS: caCertPath,
     IVR_FLOWS_DIR: options.flowsDir,
     IVR_LOCAL_DEV_HTTP: 'true',
+    // Voicemail delivery through the simulator's Graph sendMail and Speech stand-in.
+    IVR_MAIL_SENDER: 'voicemail@contoso.com',
+    IVR_SPEECH_ENDPOINT: sim.speechEndpoint,
     ...(options.scaleBotTimers && timeScale >= 0.001 && timeScale < 1
       ? { IVR_TEST_TIMER_SCALE: String(timeScale) }
       : {}),

@@ -11,8 +11,15 @@ test('the demo places every sample call and prints their timelines', async () =>
     timeout: 90_000,
   });
   const sections = stdout.split(/^=== /m).slice(1);
-  expect(sections).toHaveLength(5);
-  const [menu, voicemail, afterHours, blocked, hangUp] = sections as [string, string, string, string, string];
+  expect(sections).toHaveLength(6);
+  const [menu, voicemail, afterHours, blocked, hangUp, mailed] = sections as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   expect(menu).toMatch(/transfer to \+14255550150/);
   expect(menu).toMatch(/nodes: +welcome > mainMenu > openingHours > mainMenu > frontDesk/);
   expect(menu).toMatch(/result: +answered by \+14255550150 \(0\/7015\)/);
@@ -25,5 +32,12 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(blocked).toMatch(/decision: +reject \(rule: blocked callers\)/);
   expect(hangUp).toMatch(/200\/540000/);
   expect(hangUp).not.toMatch(/recording: stored/);
+  expect(mailed).toMatch(
+    /mailed: +from voicemail@contoso\.com to frontdesk@contoso\.com: "Contoso Dental voicemail from \+12065550127 \(8 s\)"/,
+  );
+  expect(mailed).toMatch(/attached: +voicemail-\d{14}-\d+\.wav \(audio\/wav, 256044 bytes\)/);
+  expect(mailed).toMatch(
+    /transcript: Hi, this is Dana Smith\. I need to move my cleaning on Thursday\. Please call me back\./,
+  );
   expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
 }, 120_000);
