@@ -89,7 +89,7 @@ export const settingsSchema = z
         "the sending mailbox's address (UPN) or object id",
       )
       .optional(),
-    IVR_MAIL_ATTACHMENT_MAX_BYTES: int(1024, 3 * 1024 * 1024).default(3 * 1024 * 1024),
+    IVR_MAIL_ATTACHMENT_MAX_BYTES: int(1024, 3_000_000).default(3_000_000),
     IVR_MAIL_LINK_DAYS: int(1, 7).default(7),
     // Transcripts: the Speech resource's endpoint (custom subdomain), reached with the app's identity.
     IVR_SPEECH_ENDPOINT: httpsUrl.optional(),
