@@ -26,9 +26,10 @@ import { TableConnector } from './storage/tables';
 import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
 import type { PostOptions } from './webhooks/delivery';
 import { Webhooks } from './webhooks/outbox';
-import { VoicemailDeliverer } from './voicemail/deliverer';
-import { parseRecordingSubjectKey, RECORDING_SUBJECT, type VoicemailJob } from './voicemail/job';
-import { SPEECH_SCOPE, speechTranscriber } from './voicemail/speech';
+import type { VoicemailDeliverer } from './voicemail/deliverer';
+import type { VoicemailJob } from './voicemail/job';
+import { SPEECH_SCOPE } from './voicemail/speech';
+import { parseRecordingSubjectKey, RECORDING_SUBJECT } from './voicemail/subject';
 
 /**
  * The composition root: validated settings in, wired adapters out. Built on first use,
@@ -66,8 +67,8 @@ export interface App {
   webhooks: Webhooks;
   /** How the `webhooks` function signs and sends. */
   webhookPostOptions(): PostOptions;
-  /** Voicemail delivery (transcript, mail, webhook) of stored recordings, from `ivr-voicemail`. */
-  voicemail(log: Logger): VoicemailDeliverer;
+  /** Voicemail delivery (transcript, mail, webhook) of stored recordings, from `ivr-voicemail`; loaded on first use. */
+  voicemail(log: Logger): Promise<VoicemailDeliverer>;
   voicemailJobs: VoicemailJobs;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
@@ -162,7 +163,12 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     poison: (job, reason) => voicemailPoison.send({ ...job, reason }, { ttlSeconds: 7 * 86_400 }),
   };
   const mailSender = settings.IVR_MAIL_SENDER;
-  const voicemail = (log: Logger) => {
+  const voicemail = async (log: Logger): Promise<VoicemailDeliverer> => {
+    // The room loads with the first delivery, never on a call's path.
+    const [{ VoicemailDeliverer }, { speechTranscriber }] = await Promise.all([
+      import('./voicemail/deliverer'),
+      import('./voicemail/speech'),
+    ]);
     // sendMail carries the audio (up to 4 MB): its own timeout, off the call path.
     const graph = new GraphClient({
       baseUrl: settings.GRAPH_BASE_URL,
@@ -197,7 +203,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
   webhooks.onOutcome(RECORDING_SUBJECT, async (subject, outcome, log) => {
     const key = parseRecordingSubjectKey(subject.key);
     if (!key) return log.warn('a recording webhook outcome with an unreadable key', { key: subject.key });
-    await voicemail(log).webhookOutcome(key.callId, key.seq, outcome);
+    await (await voicemail(log)).webhookOutcome(key.callId, key.seq, outcome);
   });
   const auth = new CallbackAuthenticator({
     openIdConfigUrl: settings.CALLBACK_OPENID_CONFIG_URL,

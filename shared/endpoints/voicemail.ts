@@ -21,7 +21,7 @@ export async function voicemailHandler(message: unknown, context: InvocationCont
     return;
   }
   const job = parsed.data;
-  const deliverer = app.voicemail(log);
+  const deliverer = await app.voicemail(log);
   try {
     const result = await deliverer.deliver(job);
     if (!('retry' in result)) return;

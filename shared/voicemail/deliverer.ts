@@ -4,7 +4,8 @@ import type { Logger } from '../logging';
 import type { RecordingMeta, VersionedRecordStore, VoicemailDeliveryState } from '../storage/recordStore';
 import type { WebhookOutcome } from '../webhooks/delivery';
 import { WebhookError, type NewDelivery } from '../webhooks/outbox';
-import { RECORDING_SUBJECT, recordingSubjectKey, type VoicemailJob } from './job';
+import type { VoicemailJob } from './job';
+import { RECORDING_SUBJECT, recordingSubjectKey } from './subject';
 import {
   attachmentName,
   mailText,
