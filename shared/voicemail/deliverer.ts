@@ -82,7 +82,8 @@ export class VoicemailDeliverer {
           settle({ ...d, status: 'failed', reason: `the recording is ${m.status}` }, at),
         );
       }
-      const d = m.delivery ?? initialState(job, at);
+      let d = m.delivery ?? initialState(job, at);
+      if (d.status === 'failed' && job.replay) d = reopened(d);
       if (d.status !== 'pending') return null;
       return withDelivery(m, { ...d, attempts: Math.max(d.attempts, job.attempt), updatedAt: at });
     });
@@ -332,6 +333,17 @@ function initialState(job: VoicemailJob, at: string): VoicemailDeliveryState {
     transcript: null,
     mail: null,
     webhook: null,
+  };
+}
+
+/** A failed delivery opened again for a replay: what failed is tried again, what was delivered stays. */
+function reopened(d: VoicemailDeliveryState): VoicemailDeliveryState {
+  return {
+    ...d,
+    status: 'pending',
+    reason: null,
+    mail: d.mail?.status === 'failed' ? null : d.mail,
+    webhook: d.webhook?.status === 'failed' ? null : d.webhook,
   };
 }
 

@@ -18,5 +18,7 @@ export const voicemailJobSchema = z.strictObject({
   transcribe: z.strictObject({ language: z.string().min(2).max(16) }).nullable(),
   timeZone: z.string().min(1).max(64),
   attempt: z.number().int().min(1).max(VOICEMAIL_ATTEMPTS),
+  /** An operator's replay (from the poison queue): channels that failed are tried again. */
+  replay: z.boolean().optional(),
 });
 export type VoicemailJob = z.infer<typeof voicemailJobSchema>;

@@ -288,3 +288,43 @@ test("the job takes the number's time zone: its own, else its first schedule's, 
   });
   expect(voicemailJobFor(flowFileSchema.parse({ ...base, recordings: {} }), 'c', 1)).toBeNull();
 });
+
+test('an operator replays a failed delivery: only the channel that failed is tried again', async () => {
+  let refuse = true;
+  const sent: unknown[] = [];
+  const { rows, hooks, deliverer } = setup({
+    sendMail: async (body) => {
+      if (refuse)
+        throw new GraphError(403, 'ErrorAccessDenied', 'Access is denied.', 'POST', '/users/x/sendMail');
+      sent.push(body);
+    },
+  });
+  rows.put(stored('c8'));
+  const both = job('c8', {
+    deliver: { mail: { to: ['a@contoso.com'] }, webhook: { url: 'https://hooks.contoso.com/vm' } },
+  });
+  await deliverer.deliver(both);
+  await deliverer.webhookOutcome('c8', 1, {
+    deliveryId: webhookDeliveryId('c8', 1),
+    event: 'voicemail.received',
+    status: 'delivered',
+    attempts: 1,
+    at: '2026-03-10T17:06:00.000Z',
+  });
+  expect(rows.get('c8').delivery?.status).toBe('failed');
+  // Without `replay`, a job finds the delivery over.
+  refuse = false;
+  await deliverer.deliver(both);
+  expect(sent).toEqual([]);
+  await deliverer.deliver({ ...both, replay: true });
+  expect(sent).toHaveLength(1);
+  expect(hooks).toHaveLength(1);
+  expect(rows.get('c8').delivery).toEqual(
+    expect.objectContaining({
+      status: 'delivered',
+      reason: null,
+      mail: expect.objectContaining({ status: 'sent' }),
+      webhook: expect.objectContaining({ status: 'delivered' }),
+    }),
+  );
+});
