@@ -27,6 +27,12 @@ param instanceMemoryMB int = 2048
 @description('Signs webhook deliveries: `azd env set IVR_WEBHOOK_SECRET <32+ random characters>`; empty leaves webhooks off.')
 param webhookSecret string = ''
 
+@description('Sends voicemail e-mails (IVR_MAIL_SENDER): the mailbox UPN; empty leaves mail delivery off. Mail.Send and its scope: docs/setup.md.')
+param mailSender string = ''
+
+@description('Deploy an Azure AI Speech resource for voicemail transcripts (the identity gets Cognitive Services User).')
+param transcripts bool = true
+
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 
@@ -70,6 +76,17 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module speech 'modules/speech.bicep' = if (transcripts) {
+  name: 'speech'
+  scope: rg
+  params: {
+    name: 'spch-ivr-${token}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: rg
@@ -88,6 +105,8 @@ module functionApp 'modules/functionapp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     webhookSecret: webhookSecret
+    mailSender: mailSender
+    speechEndpoint: transcripts ? speech!.outputs.endpoint : ''
   }
 }
 

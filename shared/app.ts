@@ -14,6 +14,8 @@ import {
   RECORDINGS_POISON_QUEUE,
   RECORDINGS_QUEUE,
   TIMER_QUEUE,
+  VOICEMAIL_POISON_QUEUE,
+  VOICEMAIL_QUEUE,
   WEBHOOKS_POISON_QUEUE,
   WEBHOOKS_QUEUE,
 } from './queues';
@@ -27,6 +29,10 @@ import { TableConnector } from './storage/tables';
 import { JsonQueue, StorageTimerQueue } from './storage/timerQueue';
 import type { PostOptions } from './webhooks/delivery';
 import { Webhooks } from './webhooks/outbox';
+import type { VoicemailDeliverer } from './voicemail/deliverer';
+import type { VoicemailJob } from './voicemail/job';
+import { SPEECH_SCOPE } from './voicemail/speech';
+import { parseRecordingSubjectKey, RECORDING_SUBJECT } from './voicemail/subject';
 
 /**
  * The composition root: validated settings in, wired adapters out. Built on first use,
@@ -37,6 +43,12 @@ import { Webhooks } from './webhooks/outbox';
 export interface RecordingJobs extends RecordingJobQueue {
   /** A job that failed its last attempt, kept where the Functions host keeps poison messages. */
   poison(job: RecordingJob, reason: string): Promise<void>;
+}
+
+export interface VoicemailJobs {
+  enqueue(job: VoicemailJob, delaySeconds: number): Promise<void>;
+  /** A job that failed its last attempt, kept a week for an operator to replay. */
+  poison(job: VoicemailJob, reason: string): Promise<void>;
 }
 
 export interface App {
@@ -60,6 +72,9 @@ export interface App {
   webhookPostOptions(): PostOptions;
   /** Test and dev only (IVR_TEST_LOOKUP_HOSTS): hosts of http nodes served by a local stand-in. */
   testLookupHosts?: ReadonlyMap<string, URL>;
+  /** Voicemail delivery (transcript, mail, webhook) of stored recordings, from `ivr-voicemail`; loaded on first use. */
+  voicemail(log: Logger): Promise<VoicemailDeliverer>;
+  voicemailJobs: VoicemailJobs;
   /**
    * Does ahead of time what the first notification would otherwise wait for: callback keys,
    * a Graph token, the flows, the call key secret. Failures are returned, not thrown: the
@@ -74,6 +89,8 @@ export interface App {
 export interface AppOverrides {
   /** Replaces the @azure/identity credential (tests that have no token endpoint). */
   getToken?: () => Promise<string>;
+  /** Replaces the Speech token's credential (tests). */
+  getSpeechToken?: () => Promise<string>;
 }
 
 export function createApp(settings: Settings, overrides: AppOverrides = {}): App {
@@ -127,21 +144,83 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     timeoutMs,
   );
   const tenantId = settings.AZURE_TENANT_ID;
-  const getToken =
-    overrides.getToken ??
-    tokenGetter(() => {
-      if (!tenantId) throw new Error('AZURE_TENANT_ID is not set');
-      return createCredential({
-        tenantId,
-        clientId: settings.AZURE_CLIENT_ID ?? settings.BOT_APP_ID,
-        kind: settings.GRAPH_CREDENTIAL,
-        clientSecret: settings.AZURE_CLIENT_SECRET,
-        certificatePath: settings.AZURE_CLIENT_CERTIFICATE_PATH,
-        certificate: settings.AZURE_CLIENT_CERTIFICATE,
-        managedIdentityClientId: settings.GRAPH_MANAGED_IDENTITY_CLIENT_ID,
-        authorityHost: settings.AZURE_AUTHORITY_HOST,
-      });
+  const appCredential = () => {
+    if (!tenantId) throw new Error('AZURE_TENANT_ID is not set');
+    return createCredential({
+      tenantId,
+      clientId: settings.AZURE_CLIENT_ID ?? settings.BOT_APP_ID,
+      kind: settings.GRAPH_CREDENTIAL,
+      clientSecret: settings.AZURE_CLIENT_SECRET,
+      certificatePath: settings.AZURE_CLIENT_CERTIFICATE_PATH,
+      certificate: settings.AZURE_CLIENT_CERTIFICATE,
+      managedIdentityClientId: settings.GRAPH_MANAGED_IDENTITY_CLIENT_ID,
+      authorityHost: settings.AZURE_AUTHORITY_HOST,
     });
+  };
+  const getToken = overrides.getToken ?? tokenGetter(async () => appCredential());
+  // Speech with the app's identity, no key: the managed identity IVR_SPEECH_CLIENT_ID names,
+  // else the bot's app registration (the Graph credential) for Speech's scope.
+  const speechClientId = settings.IVR_SPEECH_CLIENT_ID;
+  const getSpeechToken =
+    overrides.getSpeechToken ??
+    tokenGetter(
+      speechClientId
+        ? async () =>
+            new (await import('@azure/identity')).ManagedIdentityCredential({ clientId: speechClientId })
+        : appCredential,
+      Date.now,
+      SPEECH_SCOPE,
+    );
+  const voicemailQueue = JsonQueue.of(() => storage.queue(VOICEMAIL_QUEUE), timeoutMs);
+  const voicemailPoison = JsonQueue.of(() => storage.queue(VOICEMAIL_POISON_QUEUE), timeoutMs);
+  const voicemailJobs: VoicemailJobs = {
+    // Longer than the last retry (30 min) plus the host's own retries.
+    enqueue: (job, delaySeconds) => voicemailQueue.send(job, { delaySeconds, ttlSeconds: 24 * 3600 }),
+    poison: (job, reason) => voicemailPoison.send({ ...job, reason }, { ttlSeconds: 7 * 86_400 }),
+  };
+  const mailSender = settings.IVR_MAIL_SENDER;
+  const voicemail = async (log: Logger): Promise<VoicemailDeliverer> => {
+    // The room loads with the first delivery, never on a call's path.
+    const [{ VoicemailDeliverer }, { speechTranscriber }] = await Promise.all([
+      import('./voicemail/deliverer'),
+      import('./voicemail/speech'),
+    ]);
+    // sendMail carries the audio (up to 4 MB): its own timeout, off the call path.
+    const graph = new GraphClient({
+      baseUrl: settings.GRAPH_BASE_URL,
+      getToken,
+      maxAttempts: settings.GRAPH_RETRY_MAX_ATTEMPTS,
+      budgetMs: 60_000,
+      requestTimeoutMs: 30_000,
+      onRetry: (info) => log.warn('Graph throttled or unavailable; retrying', info),
+    });
+    return new VoicemailDeliverer({
+      records,
+      audio: blobs,
+      sendMail: mailSender
+        ? async (body) => void (await graph.post(`/users/${encodeURIComponent(mailSender)}/sendMail`, body))
+        : null,
+      transcriber: settings.IVR_SPEECH_ENDPOINT
+        ? speechTranscriber({
+            endpoint: settings.IVR_SPEECH_ENDPOINT,
+            getToken: getSpeechToken,
+            timeoutMs: settings.IVR_SPEECH_TIMEOUT_MS,
+          })
+        : null,
+      webhooks,
+      attachmentMaxBytes: settings.IVR_MAIL_ATTACHMENT_MAX_BYTES,
+      linkDays: settings.IVR_MAIL_LINK_DAYS,
+      maxAudioBytes: settings.IVR_RECORDING_MAX_BYTES,
+      log,
+      now: () => new Date(),
+    });
+  };
+  // A voicemail webhook's outcome lands on its recording's row (and so in the call record).
+  webhooks.onOutcome(RECORDING_SUBJECT, async (subject, outcome, log) => {
+    const key = parseRecordingSubjectKey(subject.key);
+    if (!key) return log.warn('a recording webhook outcome with an unreadable key', { key: subject.key });
+    await (await voicemail(log)).webhookOutcome(key.callId, key.seq, outcome);
+  });
   const auth = new CallbackAuthenticator({
     openIdConfigUrl: settings.CALLBACK_OPENID_CONFIG_URL,
     audience: settings.BOT_APP_ID,
@@ -156,6 +235,7 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     store: flowStore,
     refreshMs: settings.IVR_FLOWS_REFRESH_MS,
     watchFiles: settings.IVR_FLOWS_WATCH,
+    validation: { allowLoopbackUrls: settings.IVR_LOCAL_DEV_HTTP },
     // Told by the next invocation's logger, like every problem found outside one.
     note: (problem) => void startupProblems.push(problem),
   });
@@ -169,6 +249,8 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
     flowStore,
     recordingJobs,
     webhooks,
+    voicemail,
+    voicemailJobs,
     webhookPostOptions: () => ({
       secret: settings.IVR_WEBHOOK_SECRET,
       timeoutMs: settings.IVR_WEBHOOK_TIMEOUT_MS,

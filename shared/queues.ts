@@ -10,3 +10,6 @@ export const MAX_DEQUEUE_COUNT = 5;
 /** Signed webhook deliveries (outbound call outcomes, voicemail notices), one attempt per message. */
 export const WEBHOOKS_QUEUE = 'ivr-webhooks';
 export const WEBHOOKS_POISON_QUEUE = `${WEBHOOKS_QUEUE}-poison`;
+/** Voicemail deliveries (mail, webhook, transcript) of stored recordings, one attempt per message. */
+export const VOICEMAIL_QUEUE = 'ivr-voicemail';
+export const VOICEMAIL_POISON_QUEUE = `${VOICEMAIL_QUEUE}-poison`;

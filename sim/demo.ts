@@ -20,10 +20,15 @@ const FRONT_DESK = '+14255550100';
 /** The on-call engineer of the outbound alert: misses the first ring, answers the redial. */
 const ON_CALL_ENGINEER = '+12065550199';
 const AFTER_HOURS = '+14255550101';
+const VOICEMAIL_LINE = '+14255550102';
+/** What the simulated Speech service hears in the e-mailed voicemail. */
+const SPOKEN_MESSAGE = 'Hi, this is Dana Smith. I need to move my cleaning on Thursday. Please call me back.';
 
 interface Scenario {
   title: string;
   script: CallerScriptInput;
+  /** The message left is e-mailed with a transcript: wait for the mail and print it. */
+  mailed?: boolean;
 }
 
 const listenThroughMenu = [{ waitFor: 'promptEnd' as const }, { waitFor: 'promptEnd' as const }];
@@ -93,6 +98,15 @@ export const scenarios: Scenario[] = [
         { after: 0.5, speak: 4 },
         { after: 0.5, press: '#' },
       ],
+    },
+  },
+  {
+    title: 'Voicemail e-mailed to the front desk with a transcript',
+    mailed: true,
+    script: {
+      from: '+12065550127',
+      to: VOICEMAIL_LINE,
+      actions: [{ waitFor: 'beep' }, { after: 0.5, speak: 8 }, { after: 0.5, press: '#' }],
     },
   },
 ];
@@ -196,6 +210,28 @@ async function outboundAlert(stack: Stack, receiver: { url: string; hooks: Recei
   console.log('');
 }
 
+/** Waits for the bot to mail the call's voicemail and prints the mail as the simulator took it. */
+async function mailReport(stack: Stack, callId: string, mailsBefore: number): Promise<string> {
+  const end = Date.now() + 30_000;
+  let delivery: { status?: string; reason?: string | null } | undefined;
+  while (Date.now() < end) {
+    const record = await stack.callRecord(callId);
+    const recordings = (record?.recordings ?? []) as Array<{ delivery?: typeof delivery }>;
+    delivery = recordings[0]?.delivery;
+    if (delivery?.status === 'delivered' || delivery?.status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const mail = stack.sim.mails[mailsBefore];
+  if (delivery?.status !== 'delivered' || !mail)
+    return `   delivery:  ${delivery?.status ?? 'not done'}${delivery?.reason ? ` (${delivery.reason})` : ''}`;
+  const transcript = /Transcript:\n(.*)/.exec(mail.body)?.[1] ?? '(none)';
+  return [
+    `   mailed:    from ${mail.from} to ${mail.to.join(', ')}: "${mail.subject}"`,
+    ...mail.attachments.map((a) => `   attached:  ${a.name} (${a.contentType}, ${a.bytes} bytes)`),
+    `   transcript: ${transcript}`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   console.log('graph-ivr demo: starting Azurite, the bot (local host) and the Graph simulator...');
@@ -234,10 +270,13 @@ async function main(): Promise<void> {
       const from =
         typeof s.script.from === 'string' ? s.script.from : `Teams user ${s.script.from.teamsUser}`;
       console.log(`=== ${n}. ${s.title}  (${from} calls ${s.script.to})`);
+      if (s.mailed) stack.sim.scriptTranscripts({ text: SPOKEN_MESSAGE });
+      const mailsBefore = stack.sim.mails.length;
       const { done } = stack.sim.placeCall(s.script);
       const summary = await done;
       const record = await stack.callRecord(summary.callId);
-      console.log(`${callReport(stack.sim, summary, record, 'recordings')}\n`);
+      console.log(callReport(stack.sim, summary, record, 'recordings'));
+      console.log(`${s.mailed ? `${await mailReport(stack, summary.callId, mailsBefore)}\n` : ''}`);
     }
     await outboundAlert(stack, receiver);
     const bad = stack.sim.requests.filter((r) => r.issues.length > 0);

@@ -9,6 +9,13 @@ import {
   type CsdlModel,
   type ValidationIssue,
 } from './graph/csdl';
+import {
+  SEND_MAIL_MAX_BODY_BYTES,
+  sendMailUser,
+  sentMailOf,
+  validateSendMail,
+  type SentMail,
+} from './graph/mail';
 import type { TokenService } from './identity';
 import { GraphError, type ActionResult, type Platform } from './platform';
 import { bearerToken, type Reply, type RequestContext, type Route } from './server';
@@ -45,6 +52,9 @@ export class GraphApi {
       tokens: TokenService;
       faults: Faults;
       model: CsdlModel;
+      /** The mail subset of the v1.0 metadata: sendMail bodies. */
+      mailModel: CsdlModel;
+      onMail: (mail: SentMail) => void;
       allowHttpLoopback: boolean;
       graphBaseUrl: () => string;
       onRecord: (record: GraphRequestRecord) => void;
@@ -119,6 +129,16 @@ export class GraphApi {
             )
           : error(503, 'ServiceUnavailable', 'The service is temporarily unavailable.', retryAfter);
       }
+      const mailUser = sendMailUser(ctx.method, path);
+      if (mailUser !== null && ctx.body.length > SEND_MAIL_MAX_BODY_BYTES) {
+        body = `(${ctx.body.length} bytes)`;
+        record(413);
+        return error(
+          413,
+          'RequestEntityTooLarge',
+          `The request body is ${ctx.body.length} bytes, over the 4 MB limit; attach large files with an upload session.`,
+        );
+      }
       if (text !== '') {
         try {
           body = JSON.parse(text);
@@ -127,6 +147,16 @@ export class GraphApi {
           record(400, { issues });
           return error(400, 'BadRequest', formatIssues(issues));
         }
+      }
+      if (mailUser !== null) {
+        const mailIssues = validateSendMail(this.deps.mailModel, body);
+        if (mailIssues.length > 0) {
+          record(400, { issues: mailIssues });
+          return error(400, 'ErrorInvalidParameter', formatIssues(mailIssues));
+        }
+        record(202);
+        this.deps.onMail(sentMailOf(mailUser, body));
+        return { status: 202, headers: { 'request-id': requestId, 'client-request-id': clientRequestId } };
       }
       const issues = this.validate(request, body);
       if (issues.length > 0) {

@@ -10,6 +10,8 @@ import type { Signer } from './signing';
  */
 
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+/** Azure AI Speech (voicemail transcripts) takes Entra ID tokens for Cognitive Services. */
+const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
 const GRAPH_ROLES = [
   'Calls.AccessMedia.All',
   'Calls.Initiate.All',
@@ -76,6 +78,24 @@ export class TokenService {
       uti: randomUUID(),
     });
     this.issued.set(accessToken, (now + lifetime) * 1000);
+    return { accessToken, expiresIn: lifetime };
+  }
+
+  /** An app-only token for Azure AI Speech: not a Graph token (Graph refuses it). */
+  issueForSpeech(): { accessToken: string; expiresIn: number } {
+    const now = Math.floor(Date.now() / 1000);
+    const lifetime = this.options.accessTokenLifetimeSeconds;
+    const accessToken = this.signer.sign({
+      aud: 'https://cognitiveservices.azure.com',
+      iss: `https://sts.windows.net/${this.options.tenantId}/`,
+      iat: now,
+      nbf: now,
+      exp: now + lifetime,
+      appid: this.options.clientId,
+      idtyp: 'app',
+      tid: this.options.tenantId,
+      uti: randomUUID(),
+    });
     return { accessToken, expiresIn: lifetime };
   }
 
@@ -194,7 +214,8 @@ export class TokenService {
       );
     }
     const scopes = (form.get('scope') ?? '').split(/\s+/).filter(Boolean);
-    if (!scopes.includes(GRAPH_SCOPE)) {
+    const speech = scopes.length === 1 && scopes[0] === COGNITIVE_SERVICES_SCOPE;
+    if (!scopes.includes(GRAPH_SCOPE) && !speech) {
       return aadError(
         400,
         'invalid_scope',
@@ -206,7 +227,7 @@ export class TokenService {
       endpoint: 'token',
       detail: assertion !== null ? 'client_assertion' : 'client_secret',
     });
-    const { accessToken, expiresIn } = this.issue();
+    const { accessToken, expiresIn } = speech ? this.issueForSpeech() : this.issue();
     return {
       status: 200,
       headers: { 'cache-control': 'no-store' },

@@ -45,7 +45,8 @@ export interface Servers {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
+// sendMail bodies carry attachments (Graph refuses over 4 MB itself) and Speech takes whole recordings.
+const MAX_BODY_BYTES = 20 * 1024 * 1024;
 
 /** Starts the http and https servers, both serving `routes`. Port 0 picks a free port. */
 export async function startServers(

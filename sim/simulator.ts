@@ -3,6 +3,7 @@ import { SimClock } from './clock';
 import { Endpoints, type EndpointRequest, type EndpointScriptInput } from './endpoints';
 import { Faults, type FaultOptions } from './faults';
 import { loadCsdl } from './graph/csdl';
+import { loadMailCsdl, type SentMail } from './graph/mail';
 import { GraphApi, type GraphRequestRecord } from './graphApi';
 import { TokenService, type ManagedIdentityOptions, type TokenGrant } from './identity';
 import { Notifier, type NotificationRecord } from './notifier';
@@ -16,6 +17,7 @@ import { KEEP_ALIVE_SECONDS, Platform, type CallInfo, type CallState, type CallS
 import { SeededRandom } from './random';
 import { bearerToken, startServers, type Reply, type Route, type Servers } from './server';
 import { Signer } from './signing';
+import { SpeechService, type SpeechAnswer, type TranscriptionRecord } from './speech';
 import { Timelines, type Actor, type TimelineEvent } from './timeline';
 import { createTlsMaterial, type TlsMaterial } from './tls';
 import { makeWav } from './wav';
@@ -105,6 +107,8 @@ export class Simulator {
   private readonly endpointScripts: Endpoints;
   private readonly requestLog: GraphRequestRecord[] = [];
   private readonly notificationLog: NotificationRecord[] = [];
+  private readonly mailLog: SentMail[] = [];
+  private readonly speech: SpeechService;
   private servers?: Servers;
   private stopped = false;
 
@@ -172,6 +176,11 @@ export class Simulator {
       tokens: this.tokens,
       faults: this.faults,
       model: loadCsdl(options.csdlPath),
+      mailModel: loadMailCsdl(),
+      onMail: (mail) => {
+        this.mailLog.push(mail);
+        changed();
+      },
       allowHttpLoopback: options.allowHttpLoopback ?? true,
       graphBaseUrl: () => this.graphBaseUrl,
       onRecord: (record) => {
@@ -181,11 +190,13 @@ export class Simulator {
     });
     this.endpointScripts = new Endpoints((s) => this.clock.toRealMs(s), changed);
     for (const script of options.endpoints ?? []) this.endpointScripts.set(script);
+    this.speech = new SpeechService(signer, changed);
     // Scripted endpoints first: they take only requests for their own hosts.
     this.routes = [
       ...this.endpointScripts.routes(),
       ...graph.routes(),
       ...this.tokens.routes(),
+      ...this.speech.routes(),
       this.recordingRoute(),
       ...controlRoutes(this),
     ];
@@ -245,6 +256,26 @@ export class Simulator {
   /** Every Graph request received, in processing order. */
   get requests(): readonly GraphRequestRecord[] {
     return [...this.requestLog];
+  }
+
+  /** Every mail sent through Graph's sendMail, in order. */
+  get mails(): readonly SentMail[] {
+    return [...this.mailLog];
+  }
+
+  /** IVR_SPEECH_ENDPOINT for the bot: the fast transcription API (http, loopback). */
+  get speechEndpoint(): string {
+    return this.httpUrl;
+  }
+
+  /** Every transcription asked for, in order. */
+  get transcriptions(): readonly TranscriptionRecord[] {
+    return [...this.speech.log];
+  }
+
+  /** What the next transcriptions answer (a text, or a failure status), in order. */
+  scriptTranscripts(...answers: SpeechAnswer[]): void {
+    this.speech.script(...answers);
   }
 
   /** Every notification POSTed to the bot (one entry per POST, duplicates included). */
@@ -470,6 +501,16 @@ function controlRoutes(sim: Simulator): Route[] {
         }),
     },
     { method: 'GET', path: /^\/_sim\/requests$/, handle: () => ({ status: 200, body: sim.requests }) },
+    { method: 'GET', path: /^\/_sim\/mail$/, handle: () => ({ status: 200, body: sim.mails }) },
+    {
+      method: 'POST',
+      path: /^\/_sim\/speech$/,
+      handle: (ctx) =>
+        guarded(() => {
+          sim.scriptTranscripts(json(ctx) as SpeechAnswer);
+          return { status: 204 };
+        }),
+    },
     {
       method: 'GET',
       path: /^\/_sim\/notifications$/,

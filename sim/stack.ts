@@ -168,6 +168,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     IVR_TEST_LOOKUP_HOSTS: [...new Set([...sim.endpointHosts, ...(options.lookupHosts ?? [])])]
       .map((host) => `${host}=${sim.httpsUrl}`)
       .join(','),
+    // Voicemail delivery through the simulator's Graph sendMail and Speech stand-in.
+    IVR_MAIL_SENDER: 'voicemail@contoso.com',
+    IVR_SPEECH_ENDPOINT: sim.speechEndpoint,
     ...(options.scaleBotTimers && timeScale >= 0.001 && timeScale < 1
       ? { IVR_TEST_TIMER_SCALE: String(timeScale) }
       : {}),

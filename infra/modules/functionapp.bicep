@@ -18,6 +18,10 @@ param instanceMemoryMB int
 @secure()
 @description('Signs webhook deliveries (IVR_WEBHOOK_SECRET); empty leaves webhooks off.')
 param webhookSecret string = ''
+@description('The mailbox voicemail e-mails are sent from (IVR_MAIL_SENDER); empty leaves mail delivery off.')
+param mailSender string = ''
+@description('The Speech resource\'s endpoint (IVR_SPEECH_ENDPOINT); empty: no transcripts.')
+param speechEndpoint string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -44,6 +48,9 @@ var appSettings = {
   GRAPH_CREDENTIAL: 'federated'
   GRAPH_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   IVR_WEBHOOK_SECRET: webhookSecret
+  IVR_MAIL_SENDER: mailSender
+  IVR_SPEECH_ENDPOINT: speechEndpoint
+  IVR_SPEECH_CLIENT_ID: identityClientId
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {

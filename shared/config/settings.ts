@@ -80,6 +80,21 @@ export const settingsSchema = z
     // Signs webhook deliveries; receivers verify with it. Long and random: it is a shared key.
     IVR_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     IVR_WEBHOOK_TIMEOUT_MS: int(1000, 30000).default(10000),
+    // Voicemail delivery: the mailbox sendMail sends from (UPN or object id; Mail.Send, limited
+    // to it), the attachment cap (Graph takes up to about 3 MB inline) and a link's lifetime.
+    IVR_MAIL_SENDER: z
+      .string()
+      .regex(
+        /^([^@\s]+@[^@\s]+\.[^@\s]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i,
+        "the sending mailbox's address (UPN) or object id",
+      )
+      .optional(),
+    IVR_MAIL_ATTACHMENT_MAX_BYTES: int(1024, 3_000_000).default(3_000_000),
+    IVR_MAIL_LINK_DAYS: int(1, 7).default(7),
+    // Transcripts: the Speech resource's endpoint (custom subdomain), reached with the app's identity.
+    IVR_SPEECH_ENDPOINT: httpsUrl.optional(),
+    IVR_SPEECH_CLIENT_ID: z.string().optional(),
+    IVR_SPEECH_TIMEOUT_MS: int(1000, 120000).default(60000),
     // Test and dev only (the simulator stack sets them): never in production.
     IVR_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
     IVR_TEST_TIMER_SCALE: z.coerce.number().min(0.001).max(1).default(1),
@@ -93,6 +108,7 @@ export const settingsSchema = z
       'CALLBACK_OPENID_CONFIG_URL',
       'GRAPH_BASE_URL',
       'AZURE_AUTHORITY_HOST',
+      'IVR_SPEECH_ENDPOINT',
     ] as const) {
       const value = s[key];
       if (!value) continue;

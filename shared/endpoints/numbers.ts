@@ -71,7 +71,10 @@ async function checkFlow(
   text: string,
   number: string | null,
 ): Promise<{ flow: LoadedFlow; problems: [] } | { flow?: undefined; problems: Problem[] }> {
-  const result = validateFlowText(text, number ?? 'flow', { limits: { fileBytes: FLOW_LIMITS.fileBytes } });
+  const result = validateFlowText(text, number ?? 'flow', {
+    limits: { fileBytes: FLOW_LIMITS.fileBytes },
+    allowLoopbackUrls: getApp().settings.IVR_LOCAL_DEV_HTTP,
+  });
   const problems: Problem[] = result.problems.map((p) => ({ path: p.path || '$', message: p.message }));
   if (!result.flow) return { problems };
   const f = result.flow.flow;

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import { basename, join } from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
+import { webhookUrlProblem } from '../webhooks/delivery';
 import {
   FLOW_LIMITS,
   flowFileSchema,
@@ -20,6 +21,8 @@ export { FLOW_LIMITS, type FlowLimits } from './schema';
  */
 export interface FlowValidationOptions {
   limits?: Partial<Pick<FlowLimits, 'fileBytes' | 'nodes' | 'prompts'>>;
+  /** IVR_LOCAL_DEV_HTTP: a voicemail webhook may point at a loopback host (local runs only). */
+  allowLoopbackUrls?: boolean;
 }
 
 /** More problems than this in one file are summed up in one last problem: a log stays readable. */
@@ -259,7 +262,7 @@ export function validateFlow(
   options?: FlowValidationOptions,
 ): { flow?: LoadedFlow; problems: FlowProblem[] } {
   try {
-    const result = validateParsed(raw, file, limitsOf(options));
+    const result = validateParsed(raw, file, limitsOf(options), options?.allowLoopbackUrls ?? false);
     return { ...result, problems: capProblems(result.problems, file) };
   } catch (err) {
     return crashed(file, err);
@@ -270,6 +273,7 @@ function validateParsed(
   raw: unknown,
   file: string,
   limits: FlowLimits,
+  allowLoopbackUrls: boolean,
 ): { flow?: LoadedFlow; problems: FlowProblem[] } {
   const tooMany = countProblems(raw, file, limits);
   if (tooMany.length > 0) return { problems: tooMany };
@@ -299,6 +303,7 @@ function validateParsed(
     }
   });
   if (flow.default.type === 'answer') entries.push({ start: flow.default.start, path: ['default', 'start'] });
+  recordingsProblems(flow.recordings, allowLoopbackUrls, add);
   if (flow.outbound) entries.push({ start: flow.outbound.start, path: ['outbound', 'start'] });
 
   for (const e of entries) if (!hasNode(e.start)) add(e.path, noNode(e.start));
@@ -365,6 +370,25 @@ function validateParsed(
     promptsByEntry.set(e.start, [...names]);
   }
   return { flow: { id: basename(file).replace(/\.json$/i, ''), file, flow, promptsByEntry }, problems: [] };
+}
+
+/** Voicemail delivery needs the audio kept, a usable webhook URL, and transcripts something to go with. */
+function recordingsProblems(
+  recordings: FlowFile['recordings'],
+  allowLoopbackUrls: boolean,
+  add: (path: PropertyKey[], message: string) => void,
+): void {
+  const { deliver, transcribe, persist } = recordings;
+  if (deliver && !persist)
+    add(
+      ['recordings', 'deliver'],
+      'delivering voicemail needs persist: true (the audio must be stored first)',
+    );
+  if (transcribe && !deliver)
+    add(['recordings', 'transcribe'], 'transcripts go with delivered messages: set recordings.deliver too');
+  const url = deliver?.webhook?.url;
+  const problem = url === undefined ? null : webhookUrlProblem(url, allowLoopbackUrls);
+  if (problem) add(['recordings', 'deliver', 'webhook', 'url'], `the webhook URL ${problem}`);
 }
 
 /**

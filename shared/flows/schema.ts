@@ -481,6 +481,40 @@ export const nodeSchema = z.discriminatedUnion('type', [
 export type FlowNode = z.infer<typeof nodeSchema>;
 export type NodeOf<T extends FlowNode['type']> = Extract<FlowNode, { type: T }>;
 
+// ---- voicemail delivery ---------------------------------------------------------------------------
+
+/** At most this many mail recipients per number: a voicemail goes to a team, not a mailing list. */
+export const MAX_MAIL_RECIPIENTS = 20;
+
+export const voicemailDeliverySchema = z
+  .strictObject({
+    mail: z
+      .strictObject({
+        to: z
+          .array(z.email('an e-mail address, e.g. frontdesk@contoso.com'))
+          .min(1)
+          .max(MAX_MAIL_RECIPIENTS)
+          .describe("Addresses to send each message to; a Microsoft 365 group's address reaches its members"),
+        subject: z
+          .string()
+          .min(1)
+          .max(120)
+          .optional()
+          .describe('Start of the subject line (default "Voicemail"); the caller and length follow'),
+      })
+      .optional()
+      .describe('E-mail through Graph sendMail from IVR_MAIL_SENDER, the audio attached or linked'),
+    webhook: z
+      .strictObject({
+        url: z.string().max(2048).describe('https URL that takes signed voicemail.received deliveries'),
+      })
+      .optional()
+      .describe('A signed webhook (see README "Webhooks"), e.g. a Teams Workflows flow'),
+  })
+  .refine((d) => d.mail !== undefined || d.webhook !== undefined, 'name mail, webhook or both')
+  .describe('Where each stored voicemail is delivered');
+export type VoicemailDeliveryConfig = z.infer<typeof voicemailDeliverySchema>;
+
 // ---- the file --------------------------------------------------------------------------------------------
 
 export const flowFileSchema = z.strictObject({
@@ -614,6 +648,21 @@ export const flowFileSchema = z.strictObject({
     .strictObject({
       persist: z.boolean().default(true).describe('Keep recordings in Blob storage; false discards them'),
       retentionDays: z.number().int().min(1).max(3650).default(30),
+      timeZone: z
+        .string()
+        .refine(isTimeZone, 'an IANA time zone such as Europe/Paris or America/New_York')
+        .optional()
+        .describe("Time zone of the times in voicemail messages; default: the first schedule's, else UTC"),
+      transcribe: z
+        .strictObject({
+          language: z
+            .string()
+            .regex(/^[a-z]{2,3}-[A-Z]{2}$/, 'a locale such as en-US or fr-FR')
+            .describe('Locale of the messages, e.g. en-US'),
+        })
+        .optional()
+        .describe('Transcribe delivered messages with Azure AI Speech (IVR_SPEECH_ENDPOINT)'),
+      deliver: voicemailDeliverySchema.optional(),
     })
     .default({ persist: true, retentionDays: 30 }),
 });

@@ -237,6 +237,7 @@ const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 export function tokenGetter(
   credential: () => Promise<TokenCredential>,
   now: () => number = Date.now,
+  scope: string = GRAPH_SCOPE,
 ): () => Promise<string> {
   let cred: Promise<TokenCredential> | null = null;
   let cached: { token: string; refreshAt: number } | null = null;
@@ -246,8 +247,8 @@ export function tokenGetter(
       cred = null;
       throw err;
     });
-    const token = await (await cred).getToken(GRAPH_SCOPE);
-    if (!token) throw new Error('no Graph token');
+    const token = await (await cred).getToken(scope);
+    if (!token) throw new Error(`no token for ${scope}`);
     const refreshAt = Math.min(
       token.expiresOnTimestamp - TOKEN_REFRESH_MARGIN_MS,
       token.refreshAfterTimestamp ?? Number.POSITIVE_INFINITY,

@@ -613,6 +613,8 @@ export class CallService {
           persist: policy.persist,
           retentionDays: policy.retentionDays,
           attempt: 1,
+          ...(ctx.flowId ? { flowId: ctx.flowId } : {}),
+          ...(ctx.flowVersion !== undefined ? { flowVersion: ctx.flowVersion } : {}),
         });
         return;
       }

@@ -40,6 +40,9 @@ export const recordingJobSchema = z.strictObject({
   persist: z.boolean(),
   retentionDays: z.number().int().min(1).max(3650),
   attempt: z.number().int().min(1).max(RECORDING_ATTEMPTS),
+  /** The flow the call ran (voicemail delivery reads its `recordings`); absent in older jobs. */
+  flowId: z.string().min(1).max(128).optional(),
+  flowVersion: z.number().int().min(0).optional(),
 });
 export type RecordingJob = z.infer<typeof recordingJobSchema>;
 

@@ -26,6 +26,49 @@ export interface RecordingMeta {
   durationSeconds: number | null;
   expiresAt: string | null;
   error: string | null;
+  /** Voicemail delivery (mail, webhook, transcript) when the number's flow asks for it. */
+  delivery?: VoicemailDeliveryState;
+}
+
+/**
+ * How a stored recording's delivery is going, per channel, on its row: written with the row's
+ * ETag before and after each step, so a redelivered job resumes instead of sending again.
+ */
+export interface VoicemailDeliveryState {
+  /** pending: under way; delivered: every channel took it; failed: a channel gave up (`reason`). */
+  status: 'pending' | 'delivered' | 'failed';
+  /** What the flow asked for when the message was left. */
+  channels: Array<'mail' | 'webhook'>;
+  /** Delivery jobs run so far. */
+  attempts: number;
+  reason: string | null;
+  updatedAt: string;
+  transcript: {
+    /** done: `text` holds it; failed: Speech failed (`reason`), delivered without; off: not configured. */
+    status: 'done' | 'failed' | 'off';
+    language: string;
+    text?: string;
+    truncated?: boolean;
+    reason?: string;
+  } | null;
+  mail: {
+    /** sending: a claim while sendMail runs (`since`); pending: a failed attempt will be retried. */
+    status: 'pending' | 'sending' | 'sent' | 'failed';
+    to: string[];
+    since?: string;
+    at?: string;
+    /** How the audio went: attached, or a time-limited read-only link. */
+    audio?: 'attached' | 'link';
+    reason?: string;
+  } | null;
+  webhook: {
+    status: 'queued' | 'delivered' | 'failed';
+    deliveryId: string;
+    at: string;
+    attempts?: number;
+    httpStatus?: number;
+    reason?: string;
+  } | null;
 }
 
 export interface CallRecord {
@@ -100,9 +143,21 @@ export interface RecordStore {
   listExpiredRecordings(now: Date): AsyncIterable<RecordingMeta>;
 }
 
+/** A recording row with its ETag, for the conditional writes of a delivery. */
+export interface VersionedRecording {
+  meta: RecordingMeta;
+  etag: string;
+}
+
+export interface VersionedRecordStore {
+  getRecordingVersion(callId: string, seq: number): Promise<VersionedRecording | null>;
+  /** Replaces the row only if it is still at `etag`; false when it changed (412) or is gone (404). */
+  replaceRecording(meta: RecordingMeta, etag: string): Promise<boolean>;
+}
+
 export const recordingRow = (seq: number) => `rec-${String(seq).padStart(6, '0')}`;
 
-export class TableRecordStore implements RecordStore {
+export class TableRecordStore implements RecordStore, VersionedRecordStore {
   constructor(
     private readonly tables: TableConnector,
     private readonly timeoutMs: number,
@@ -136,6 +191,44 @@ export class TableRecordStore implements RecordStore {
       return JSON.parse(e.data) as RecordingMeta;
     } catch (err) {
       if (isStatus(err, 404)) return null;
+      throw err;
+    }
+  }
+
+  async getRecordingVersion(callId: string, seq: number): Promise<VersionedRecording | null> {
+    try {
+      const e = await this.tables.run((c) =>
+        withTimeout(this.timeoutMs, undefined, (abortSignal) =>
+          c.getEntity<{ data: string }>(safeKey(callId), recordingRow(seq), { abortSignal }),
+        ),
+      );
+      return { meta: JSON.parse(e.data) as RecordingMeta, etag: e.etag };
+    } catch (err) {
+      if (isStatus(err, 404)) return null;
+      throw err;
+    }
+  }
+
+  async replaceRecording(meta: RecordingMeta, etag: string): Promise<boolean> {
+    try {
+      await this.tables.run((c) =>
+        withTimeout(this.timeoutMs, undefined, (abortSignal) =>
+          c.updateEntity(
+            {
+              partitionKey: safeKey(meta.callId),
+              rowKey: recordingRow(meta.seq),
+              status: meta.status,
+              expiresAt: meta.expiresAt ?? '',
+              data: JSON.stringify(meta),
+            },
+            'Replace',
+            { etag, abortSignal },
+          ),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isStatus(err, 412) || isStatus(err, 404)) return false;
       throw err;
     }
   }

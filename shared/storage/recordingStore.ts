@@ -129,6 +129,40 @@ export class AzureRecordingBlobStore implements RecordingBlobStore {
     }
   }
 
+  /** A stored recording's bytes (voicemail delivery: an attachment, a transcript). */
+  async read(blobName: string, maxBytes: number): Promise<Buffer> {
+    const container = await this.client();
+    const blob = container.getBlockBlobClient(checkBlobName(blobName));
+    const props = await this.timed('Get Blob Properties', (abortSignal) =>
+      blob.getProperties({ abortSignal }),
+    );
+    if ((props.contentLength ?? 0) > maxBytes)
+      throw new RangeError(`${blobName} is ${props.contentLength} bytes, over ${maxBytes}`);
+    return this.timed('Get Blob', (abortSignal) => blob.downloadToBuffer(0, undefined, { abortSignal }));
+  }
+
+  /**
+   * A read-only https link to one recording that expires at `expiresOn`: a shared-key SAS with
+   * a connection string, a user delegation SAS (signed by Entra ID, at most 7 days) with an
+   * identity-based connection. No account key is ever handed out.
+   */
+  async readLink(blobName: string, expiresOn: Date): Promise<string> {
+    const { BlobSASPermissions, BlobServiceClient, StorageSharedKeyCredential } =
+      await import('@azure/storage-blob');
+    const container = await this.client();
+    const blob = container.getBlobClient(checkBlobName(blobName));
+    const permissions = BlobSASPermissions.parse('r');
+    if (blob.credential instanceof StorageSharedKeyCredential)
+      return blob.generateSasUrl({ permissions, expiresOn });
+    const startsOn = new Date(Date.now() - 5 * 60_000); // clock skew
+    // The account's URL is the container's without its last segment (Azurite keeps the account in the path).
+    const service = new BlobServiceClient(container.url.replace(/\/[^/]*$/, ''), container.credential);
+    const key = await this.timed('Get User Delegation Key', (abortSignal) =>
+      service.getUserDelegationKey(startsOn, expiresOn, { abortSignal }),
+    );
+    return blob.generateUserDelegationSasUrl({ permissions, startsOn, expiresOn }, key);
+  }
+
   async delete(blobName: string): Promise<void> {
     const container = await this.client();
     const blob = container.getBlockBlobClient(checkBlobName(blobName));

@@ -140,6 +140,8 @@ const PRIMITIVE_CHECKS: ReadonlyMap<string, PrimitiveCheck> = new Map<string, Pr
         ? undefined
         : expected('Edm.Double (a number)', value),
   ],
+  // Base64 (OData JSON allows base64url too), e.g. a fileAttachment's contentBytes.
+  ['Edm.Binary', patternCheck('Edm.Binary (base64)', /^[A-Za-z0-9+/_-]*={0,2}$/, 'SGVsbG8=')],
   ['Edm.DateTimeOffset', patternCheck('Edm.DateTimeOffset', DATE_TIME_OFFSET, '2024-01-31T09:30:00Z')],
   ['Edm.Date', patternCheck('Edm.Date', DATE, '2024-01-31')],
   ['Edm.Guid', patternCheck('Edm.Guid', GUID, '1d6de2d4-cd51-4309-8daa-70768651088e')],
@@ -371,10 +373,27 @@ function isODataAnnotation(key: string): boolean {
   return at >= 0 && key.startsWith('odata.', at + 1);
 }
 
+/** How a body is read beyond the plain OData rules. */
+export interface ValidationOptions {
+  /**
+   * Deep insert: navigation properties may carry the related entities inline (sendMail's
+   * `message.attachments`); they are validated as their declared type.
+   */
+  deepInsert?: boolean;
+  /**
+   * Non-nullable properties the service fills in when omitted ("microsoft.graph.attachment.size"),
+   * as Graph's own request examples show; they are still checked when given.
+   */
+  serviceFilled?: readonly string[];
+}
+
 class Validator {
   readonly issues: ValidationIssue[] = [];
 
-  constructor(private readonly model: CsdlModel) {}
+  constructor(
+    private readonly model: CsdlModel,
+    private readonly options: ValidationOptions = {},
+  ) {}
 
   report(path: string, message: string): void {
     this.issues.push({ path, message });
@@ -478,7 +497,14 @@ class Validator {
       if (property !== undefined) {
         this.value(property, member, keyPath);
       } else if (types.some((t) => t.navigationProperties.has(key))) {
-        this.report(keyPath, `navigation property "${key}" of ${type.name} cannot be set in a request body`);
+        const target = types.find((t) => t.navigationProperties.has(key))!.navigationProperties.get(key)!;
+        if (this.options.deepInsert)
+          this.value({ name: key, type: target, nullable: true, asciiOnly: false }, member, keyPath);
+        else
+          this.report(
+            keyPath,
+            `navigation property "${key}" of ${type.name} cannot be set in a request body`,
+          );
       } else if (open) {
         this.dynamic(member, keyPath);
       } else {
@@ -489,7 +515,8 @@ class Validator {
     const keys = new Set(types.flatMap((t) => t.keys));
     for (const t of types) {
       for (const property of t.properties.values()) {
-        if (!property.nullable && !keys.has(property.name) && !(property.name in value)) {
+        const filled = this.options.serviceFilled?.includes(`${t.name}.${property.name}`) ?? false;
+        if (!property.nullable && !keys.has(property.name) && !filled && !(property.name in value)) {
           this.report(
             memberPath(path, property.name),
             `required property "${property.name}" of ${type.name} is missing`,
@@ -523,21 +550,27 @@ function enumProblem(enumType: CsdlEnumType, value: unknown): string | undefined
  * the action bound to microsoft.graph.call. `action` may be namespace-qualified. An absent body
  * (undefined) counts as `{}`, which is what parameterless actions such as keepAlive take.
  */
-export function validateActionBody(model: CsdlModel, action: string, body: unknown): ValidationIssue[] {
+export function validateActionBody(
+  model: CsdlModel,
+  action: string,
+  body: unknown,
+  options: ValidationOptions & { binding?: string } = {},
+): ValidationIssue[] {
+  const binding = options.binding ?? CALL_TYPE;
   const name = action.includes('.') ? qualifyName(model.aliases, action) : `${GRAPH_NAMESPACE}.${action}`;
   const overloads = model.actions.filter((candidate) => candidate.name === name);
-  const bound = overloads.find((o) => o.binding?.name === CALL_TYPE && !o.binding.collection);
+  const bound = overloads.find((o) => o.binding?.name === binding && !o.binding.collection);
   if (bound === undefined) {
     const message =
       overloads.length === 0
         ? `unknown action "${action}"`
-        : `action "${action}" is not bound to a single ${CALL_TYPE}`;
+        : `action "${action}" is not bound to a single ${binding}`;
     return [{ path: '', message }];
   }
   const value = body === undefined ? {} : body;
   if (!isJsonObject(value)) return [{ path: '', message: expected('a JSON object', value) }];
 
-  const validator = new Validator(model);
+  const validator = new Validator(model, options);
   const parameters = new Map(bound.parameters.map((p) => [p.name, p]));
   const known = [...parameters.keys()].join(', ') || 'none';
   for (const [key, argument] of Object.entries(value)) {

@@ -11,8 +11,9 @@ test('the demo places every sample call and prints their timelines', async () =>
     timeout: 90_000,
   });
   const sections = stdout.split(/^=== /m).slice(1);
-  expect(sections).toHaveLength(7);
-  const [menu, voicemail, afterHours, blocked, hangUp, order, alert] = sections as [
+  expect(sections).toHaveLength(8);
+  const [menu, voicemail, afterHours, blocked, hangUp, order, mailed, alert] = sections as [
+    string,
     string,
     string,
     string,
@@ -50,5 +51,12 @@ test('the demo places every sample call and prints their timelines', async () =>
   expect(
     alert.match(/webhook: +outboundCall\.completed .* signature verified; delivered after 1 attempt\(s\)/g),
   ).toHaveLength(1);
+  expect(mailed).toMatch(
+    /mailed: +from voicemail@contoso\.com to frontdesk@contoso\.com: "Contoso Dental voicemail from \+12065550127 \(8 s\)"/,
+  );
+  expect(mailed).toMatch(/attached: +voicemail-\d{14}-\d+\.wav \(audio\/wav, 256044 bytes\)/);
+  expect(mailed).toMatch(
+    /transcript: Hi, this is Dana Smith\. I need to move my cleaning on Thursday\. Please call me back\./,
+  );
   expect(stdout).toMatch(/0 refused by the CSDL\/limits check/);
 }, 120_000);

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
-import { createApp, getApp, useApp } from '../../shared/app';
+import { createApp, getApp, useApp, type AppOverrides } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
 import { functionFiles, startLocalHost, type LocalHost } from '../../host/localHost';
 import { projectRoot } from '../../host/projectRoot';
@@ -38,6 +38,8 @@ export async function startBotHarness(
     functionKey?: string;
     /** Another storage emulator than a fresh in-memory Azurite (fault tests). */
     azurite?: () => Promise<Azurite>;
+    /** More credentials replaced (e.g. the Speech token). */
+    overrides?: AppOverrides;
   } = {},
 ): Promise<BotHarness> {
   const [azurite, graph, issuer] = await Promise.all([
@@ -67,7 +69,7 @@ export async function startBotHarness(
     ...(options.env ?? {}),
   };
   Object.assign(process.env, env);
-  useApp(createApp(loadSettings(env), { getToken: async () => 'graph-test-token' }));
+  useApp(createApp(loadSettings(env), { getToken: async () => 'graph-test-token', ...options.overrides }));
   // Under Jest the TypeScript sources; compiled (the benchmark), the package.json main glob.
   const functionsDir = join(REPO, 'functions');
   const files = __filename.endsWith('.ts')

@@ -8,6 +8,7 @@ import {
   validateGraphLimits,
   type ValidationIssue,
 } from '../../sim/graph/csdl';
+import { loadMailCsdl, sendMailUser, validateSendMail } from '../../sim/graph/mail';
 
 /**
  * A capturing Graph for integration tests: records every request, checks each body
@@ -51,6 +52,7 @@ async function body(req: IncomingMessage): Promise<string> {
 
 export async function startFakeGraph(): Promise<FakeGraph> {
   const model = loadCsdl();
+  const mailModel = loadMailCsdl();
   const requests: CapturedRequest[] = [];
   const responders: Responder[] = [];
   let opSeq = 0;
@@ -67,6 +69,8 @@ export async function startFakeGraph(): Promise<FakeGraph> {
           ...validateActionBody(model, kind.action, parsed),
           ...validateGraphLimits(kind.action, parsed, { allowHttpLoopback: true }),
         ];
+      } else if (sendMailUser(req.method ?? 'GET', path) !== null) {
+        issues = validateSendMail(mailModel, parsed);
       } else if (kind.kind === 'create') {
         issues = [
           ...validateEntity(model, 'graph.call', parsed),
@@ -76,7 +80,12 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       const captured: CapturedRequest = {
         method: req.method ?? 'GET',
         path,
-        action: kind.kind === 'action' ? kind.action : kind.kind,
+        action:
+          kind.kind === 'action'
+            ? kind.action
+            : sendMailUser(req.method ?? 'GET', path) !== null
+              ? 'sendMail'
+              : kind.kind,
         callId: 'callId' in kind ? kind.callId : null,
         body: parsed,
         authorization: req.headers.authorization ?? null,

@@ -83,3 +83,14 @@ test('no shared keys, private recordings, Entra-only Application Insights, the c
   expect(read('modules/bot.bicep')).toMatch(/enableCalling: true/);
   expect(existsSync(join(INFRA, '..', 'azure.yaml'))).toBe(true);
 });
+
+test('Speech for transcripts: keys disabled, a custom subdomain, the identity a Cognitive Services User, its endpoint an app setting', () => {
+  const speech = read('modules/speech.bicep');
+  expect(speech).toMatch(/kind: 'SpeechServices'/);
+  expect(speech).toMatch(/disableLocalAuth: true/);
+  expect(speech).toMatch(/customSubDomainName: name/);
+  expect(speech).toMatch(/'a97b65f3-24c7-4388-baec-2e87135dc908'/); // Cognitive Services User
+  expect(bicepAppSettings()).toEqual(
+    expect.arrayContaining(['IVR_MAIL_SENDER', 'IVR_SPEECH_ENDPOINT', 'IVR_SPEECH_CLIENT_ID']),
+  );
+});
