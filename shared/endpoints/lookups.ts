@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
 import { secretSetting } from '../config/settings';
 import { lookupMessageSchema, performLookup } from '../lookups/httpLookup';
-import { safeJson } from './timers';
+import { parseQueueMessage } from './queueMessage';
 
 /**
  * An http node's request from the lookup queue: sent, then its result fed back into the call
@@ -13,17 +13,10 @@ import { safeJson } from './timers';
 export async function ivrLookupsHandler(message: unknown, context: InvocationContext): Promise<void> {
   const app = getApp();
   const log = invocationLogger(context);
-  const parsed = lookupMessageSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
-  if (!parsed.success) {
-    // A malformed message can never succeed: dropped (the call's watchdog timer moves it on).
-    log.error('ignored malformed lookup message', {
-      problems: parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`),
-    });
-    return;
-  }
-  const { clientContext, seq, callId, node, request } = parsed.data;
+  // A malformed message can never succeed: dropped (the call's watchdog timer moves it on).
+  const lookup = parseQueueMessage(lookupMessageSchema, message, log, 'lookup message');
+  if (!lookup) return;
+  const { clientContext, seq, callId, node, request } = lookup;
   const startedAt = Date.now();
   const result = await performLookup(request, {
     secret: (name) => secretSetting(name),

@@ -10,7 +10,7 @@ import type { Logger } from '../logging';
 import { voicemailJobFor } from '../voicemail/plan';
 import { MAX_DEQUEUE_COUNT } from '../queues';
 import { callTelemetryEnabled } from '../telemetry/switch';
-import { safeJson } from './timers';
+import { parseQueueMessage } from './queueMessage';
 
 /**
  * A recording job from the queue: one download attempt. A transient failure queues the next
@@ -21,14 +21,8 @@ import { safeJson } from './timers';
 export async function recordingsHandler(message: unknown, context: InvocationContext): Promise<void> {
   const app = getApp();
   const log = invocationLogger(context);
-  const parsed = recordingJobSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
-  if (!parsed.success) {
-    log.error('ignored malformed recording job', {
-      problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`),
-    });
-    return;
-  }
-  const job = parsed.data;
+  const job = parseQueueMessage(recordingJobSchema, message, log, 'recording job');
+  if (!job) return;
   const archiver = app.archiver(log);
   try {
     const result = await archiver.archive(job);

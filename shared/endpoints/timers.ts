@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { z } from 'zod';
 import { getApp, invocationLogger } from '../app';
+import { parseQueueMessage } from './queueMessage';
 
 const timerMessageSchema = z.strictObject({
   clientContext: z
@@ -12,15 +13,8 @@ const timerMessageSchema = z.strictObject({
 /** Per-call timers come back here when their queue message becomes visible. */
 export async function ivrTimersHandler(message: unknown, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context);
-  const parsed = timerMessageSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
-  if (!parsed.success) {
-    // A malformed message can never succeed: drop it rather than let it poison the queue.
-    log.error('ignored malformed timer message', {
-      problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`),
-    });
-    return;
-  }
-  await getApp().calls(log).handleTimer(parsed.data);
+  const timer = parseQueueMessage(timerMessageSchema, message, log, 'timer message');
+  if (timer) await getApp().calls(log).handleTimer(timer);
 }
 
 /** keepAlive for each established call (Graph ends calls idle for 45 minutes). */
@@ -37,12 +31,4 @@ export async function housekeepingHandler(_timer: Timer, context: InvocationCont
   const swept = await app.calls(log).sweepStale(app.settings.IVR_STALE_CALL_MINUTES);
   const expired = await app.archiver(log).expire(new Date());
   log.info('housekeeping done', { staleCallsClosed: swept.closed, recordingsDeleted: expired.deleted });
-}
-
-export function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { getApp, invocationLogger } from '../app';
 import { MAX_DEQUEUE_COUNT } from '../queues';
 import { VOICEMAIL_ATTEMPTS, VOICEMAIL_RETRY_DELAYS_SECONDS, voicemailJobSchema } from '../voicemail/job';
-import { safeJson } from './timers';
+import { parseQueueMessage } from './queueMessage';
 
 /**
  * A voicemail delivery from the queue: one attempt (transcript, webhook, mail). A transient
@@ -13,14 +13,8 @@ import { safeJson } from './timers';
 export async function voicemailHandler(message: unknown, context: InvocationContext): Promise<void> {
   const app = getApp();
   const log = invocationLogger(context);
-  const parsed = voicemailJobSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
-  if (!parsed.success) {
-    log.error('ignored malformed voicemail job', {
-      problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`),
-    });
-    return;
-  }
-  const job = parsed.data;
+  const job = parseQueueMessage(voicemailJobSchema, message, log, 'voicemail job');
+  if (!job) return;
   const deliverer = await app.voicemail(log);
   try {
     const result = await deliverer.deliver(job);

@@ -9,7 +9,7 @@ import {
   type WebhookJob,
   type WebhookOutcome,
 } from '../webhooks/delivery';
-import { safeJson } from './timers';
+import { parseQueueMessage } from './queueMessage';
 
 /**
  * A webhook delivery from the queue: one signed POST. A retryable failure queues the next
@@ -21,14 +21,8 @@ import { safeJson } from './timers';
 export async function webhooksHandler(message: unknown, context: InvocationContext): Promise<void> {
   const app = getApp();
   const log = invocationLogger(context);
-  const parsed = webhookJobSchema.safeParse(typeof message === 'string' ? safeJson(message) : message);
-  if (!parsed.success) {
-    log.error('ignored malformed webhook delivery', {
-      problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`),
-    });
-    return;
-  }
-  const job = parsed.data;
+  const job = parseQueueMessage(webhookJobSchema, message, log, 'webhook delivery');
+  if (!job) return;
   // The host only: the path and body may carry a receiver's token or a caller's details.
   const about = { deliveryId: job.id, event: job.event, host: hostOf(job.url), attempt: job.attempt };
   try {
