@@ -1,6 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   actionOf,
   actionsOf,
@@ -11,6 +9,7 @@ import {
   startDemoStack,
   type E2eStack,
 } from './support';
+import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhookReceiver';
 
 /**
  * Outbound calls through the simulator, each outcome end to end: the compiled bot in its own
@@ -30,27 +29,15 @@ const acknowledge = {
   actions: [{ waitFor: 'promptEnd' as const }, { after: 0.5, press: '1' }],
 };
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Received = ReceivedHook;
 let stack: E2eStack;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let hookUrl: string;
 const received: Received[] = [];
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+  receiver = await startWebhookReceiver(received);
+  hookUrl = `${receiver.url}/alerts`;
   stack = await startDemoStack({
     scaleBotTimers: true,
     botEnv: { IVR_WEBHOOK_SECRET: SECRET },
@@ -68,8 +55,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  receiver?.closeAllConnections();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
   await stack?.stop();
 });
 

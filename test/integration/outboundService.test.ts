@@ -1,13 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp, getApp } from '../../shared/app';
 import { loadSettings } from '../../shared/config/settings';
 import { OutboundRefusal } from '../../shared/ivr/callService';
 import type { Logger } from '../../shared/logging';
 import { callUpdate, REPO, startBotHarness, type BotHarness } from '../support/botHarness';
+import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhookReceiver';
 
 /**
  * Outbound calls as a service, issue 11's open parts, against Azurite and the local host:
@@ -37,29 +36,17 @@ function flow(number: string, outbound: Record<string, unknown>) {
   };
 }
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Received = ReceivedHook;
 let bot: BotHarness;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let hookUrl: string;
 const received: Received[] = [];
 /** What the receiver answers next; 200 when empty. */
 const answers: number[] = [];
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(answers.shift() ?? 200).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/outbound`;
+  receiver = await startWebhookReceiver(received, answers);
+  hookUrl = `${receiver.url}/hooks/outbound`;
   bot = await startBotHarness({
     env: { IVR_WEBHOOK_SECRET: SECRET },
     flows: {
@@ -75,8 +62,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  receiver.closeAllConnections();
-  await new Promise((r) => receiver.close(r));
+  await receiver?.close();
   await bot?.stop();
 });
 

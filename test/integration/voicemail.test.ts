@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { startBotHarness, type BotHarness } from '../support/botHarness';
@@ -11,6 +11,7 @@ import type { VoicemailJob } from '../../shared/voicemail/job';
 import { Signer } from '../../sim/signing';
 import { SPEECH_AUDIENCE, SpeechService } from '../../sim/speech';
 import { makeWav } from '../../sim/wav';
+import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhookReceiver';
 
 /**
  * Voicemail delivery through the real functions and Azurite: a recording job stores the audio,
@@ -31,12 +32,12 @@ const TRANSCRIPT = 'Hi, this is Dana. Please call me back about my appointment.'
 let bot: BotHarness;
 let recordings: Server;
 let recordingsUrl: string;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let receiverUrl: string;
 let speechServer: Server;
 let signer: Signer;
 let speech: SpeechService;
-const hooks: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+const hooks: ReceivedHook[] = [];
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -75,16 +76,8 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': wav.length }).end(wav);
   });
   recordingsUrl = await listen(recordings);
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      hooks.push({ headers: req.headers, body });
-      res.writeHead(200).end();
-    });
-  });
-  receiverUrl = `${await listen(receiver)}/hooks/voicemail`;
+  receiver = await startWebhookReceiver(hooks);
+  receiverUrl = `${receiver.url}/hooks/voicemail`;
   signer = await Signer.create();
   speech = new SpeechService(signer, () => undefined);
   const [route] = speech.routes();
@@ -145,7 +138,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([close(recordings), close(receiver), close(speechServer)]);
+  await Promise.all([close(recordings), receiver?.close(), close(speechServer)]);
   await bot?.stop();
 });
 

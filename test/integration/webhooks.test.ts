@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { startBotHarness, type BotHarness } from '../support/botHarness';
 import { getApp } from '../../shared/app';
 import type { WebhookJob, WebhookOutcome } from '../../shared/webhooks/delivery';
 import { WebhookError } from '../../shared/webhooks/outbox';
+import { startWebhookReceiver, type ReceivedHook, type WebhookReceiver } from '../support/webhookReceiver';
 
 /**
  * Webhook deliveries through the real queue function and Azurite, to a receiver on loopback
@@ -14,13 +13,10 @@ import { WebhookError } from '../../shared/webhooks/outbox';
 
 const SECRET = 'test-webhook-secret-0123456789abcdef';
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+type Received = ReceivedHook;
 
 let bot: BotHarness;
-let receiver: Server;
+let receiver: WebhookReceiver | undefined;
 let receiverUrl: string;
 const received: Received[] = [];
 /** What the receiver answers next (status codes, or 'hang' to never answer); 200 when empty. */
@@ -28,19 +24,8 @@ const answers: Array<number | 'hang'> = [];
 const outcomes: Array<{ key: string; outcome: WebhookOutcome }> = [];
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      const answer = answers.shift() ?? 200;
-      if (answer === 'hang') return;
-      res.writeHead(answer).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/ivr`;
+  receiver = await startWebhookReceiver(received, answers);
+  receiverUrl = `${receiver.url}/hooks/ivr`;
   bot = await startBotHarness({
     env: { IVR_WEBHOOK_SECRET: SECRET, IVR_WEBHOOK_TIMEOUT_MS: '1000' },
   });
@@ -51,8 +36,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  receiver.closeAllConnections();
-  await new Promise((r) => receiver.close(r));
+  await receiver?.close();
   await bot?.stop();
 });
 
