@@ -8,7 +8,7 @@ import { jsonError, readJsonBody } from '../functions/http';
 import { chatInfoSchema } from '../graph/schemas';
 import { isContextKey, OutboundRefusal, OutboundRequestError } from '../ivr/callService';
 import type { OutboundTarget } from '../ivr/outbound';
-import { webhookUrlProblem } from '../webhooks/delivery';
+import { webhookUrlProblem } from '../net/webhookUrl';
 
 /**
  * POST /api/outbound-calls places a call that runs the outbound entry of `from`'s flow;

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import { basename, join } from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
-import { webhookUrlProblem } from '../webhooks/delivery';
+import { webhookUrlProblem } from '../net/webhookUrl';
 import {
   FLOW_LIMITS,
   flowFileSchema,

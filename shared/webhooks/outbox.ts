@@ -2,11 +2,11 @@ import type { Logger } from '../logging';
 import {
   WEBHOOK_MAX_BODY_CHARS,
   webhookBody,
-  webhookUrlProblem,
   type WebhookJob,
   type WebhookOutcome,
   type WebhookSubject,
 } from './delivery';
+import { webhookUrlProblem } from '../net/webhookUrl';
 
 /** A queue that takes JSON messages (storage/timerQueue's JsonQueue). */
 export interface MessageQueue {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { signWebhook, webhookProblem } from '../../shared/webhooks/signing';
-import { webhookUrlProblem } from '../../shared/webhooks/delivery';
+import { webhookUrlProblem } from '../../shared/net/webhookUrl';
 
 const secret = 'a-shared-secret-of-at-least-32-characters';
 const body = '{"id":"d-1","event":"outbound.completed","data":{"outcome":"answered"}}';
