@@ -1,9 +1,9 @@
 import { TableClient } from '@azure/data-tables';
+import type { CallRecord } from '../../shared/storage/recordStore';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../sim/stack';
-import { callRecord, promptsPlayed } from './support';
+import { call, callRecord, explain, promptsPlayed, startDemoStack, type E2eStack } from './support';
 
 /**
  * http nodes through the whole stack: a caller enters an order number (collect), the bot
@@ -12,13 +12,18 @@ import { callRecord, promptsPlayed } from './support';
  * variable, choosing the prompt), 4xx, 5xx, timeout, an invalid answer, a refused address.
  * The API key comes from an IVR_SECRET_ setting and must never reach the logs or the stored
  * context.
+ *
+ * Nothing here races the bot's speed: the bot is warm before the first call (a cold start
+ * could take the whole answer deadline), the simulator runs at 0.2 (its 15 s answer deadline
+ * is 3 s of real time; prompts are short instead), and the collect node's waits are long, as
+ * no test here is about them (a caller's four keys end it). The http node's timeout is real
+ * time, not scaled: 1 s against an order desk that answers after 10 s.
  */
 
 const NUMBER = '+14255550170';
 const SECRET = 'sk-live-7f3a9c1e5b2d4f60';
 const HOST = 'orders.contoso.example';
-const logs: string[] = [];
-let stack: Stack;
+let stack: E2eStack;
 
 const media = (name: string) => `https://media.example.com/${name}.wav`;
 const PROMPTS = [
@@ -53,7 +58,8 @@ beforeAll(async () => {
           maxDigits: 4,
           invalidPrompt: 'retry',
           maxAttempts: 2,
-          noInputTimeoutSeconds: 3,
+          noInputTimeoutSeconds: 60,
+          interDigitTimeoutSeconds: 30,
           next: 'route',
           fallback: 'bye',
         },
@@ -101,51 +107,60 @@ beforeAll(async () => {
     }),
   );
   const order = (path: string, answer: Record<string, unknown>) => ({ host: HOST, path, answer });
-  stack = await startStack({
-    flowsDir: dir,
-    scaleBotTimers: true,
-    botEnv: { IVR_SECRET_ORDERS_KEY: SECRET },
-    log: (line) => logs.push(line),
-    sim: {
-      timeScale: 0.05,
-      seed: 7,
-      endpoints: [
-        {
-          ...order('/api/orders/1000', { body: { order: { status: 'shipped' } } }),
-          expectHeaders: { 'x-api-key': SECRET },
-        },
-        order('/api/orders/4000', { status: 404, body: { error: 'no such order' } }),
-        order('/api/orders/5000', { status: 503, body: { error: 'down for maintenance' } }),
-        // 200 simulated seconds: 10 s of real time, far past the node's 1 s.
-        order('/api/orders/7000', { delaySeconds: 200, body: { order: { status: 'shipped' } } }),
-        order('/api/orders/8000', { raw: '<html>not json</html>' }),
-        order('/api/orders/8001', { body: { order: { status: 42 } } }),
-        order('/api/orders/9000', { drop: true }),
-      ],
+  stack = await startDemoStack(
+    {
+      flowsDir: dir,
+      scaleBotTimers: true,
+      botEnv: { IVR_SECRET_ORDERS_KEY: SECRET },
+      sim: {
+        timeScale: 0.2,
+        promptDurationMs: () => 500,
+        seed: 7,
+        endpoints: [
+          {
+            ...order('/api/orders/1000', { body: { order: { status: 'shipped' } } }),
+            expectHeaders: { 'x-api-key': SECRET },
+          },
+          order('/api/orders/4000', { status: 404, body: { error: 'no such order' } }),
+          order('/api/orders/5000', { status: 503, body: { error: 'down for maintenance' } }),
+          // 50 simulated seconds: 10 s of real time, far past the node's 1 s.
+          order('/api/orders/7000', { delaySeconds: 50, body: { order: { status: 'shipped' } } }),
+          order('/api/orders/8000', { raw: '<html>not json</html>' }),
+          order('/api/orders/8001', { body: { order: { status: 42 } } }),
+          order('/api/orders/9000', { drop: true }),
+        ],
+      },
     },
-  });
+    // Hangs up as the first prompt starts: the answer and the first prompt are warm.
+    { from: '+12065550149', to: NUMBER, actions: [{ waitFor: 'prompt' }, { after: 0, hangUp: true }] },
+  );
 }, 90_000);
 afterAll(() => stack?.stop());
 
-async function orderCall(digits: string) {
-  const { callId, done } = stack.sim.placeCall({
+/** One caller entering `digits`; `check` runs on the call's record and prompts, a failure explained. */
+async function orderCall(
+  digits: string,
+  check: (record: CallRecord, prompts: string[]) => void,
+): Promise<void> {
+  const { callId } = await call(stack, {
     from: '+12065550140',
     to: NUMBER,
     actions: [{ waitFor: 'promptEnd' }, { after: 0.5, press: digits }],
   });
-  await done;
-  return { callId, record: await callRecord(stack, callId), prompts: promptsPlayed(stack.sim, callId) };
+  const record = await callRecord(stack, callId);
+  await explain(stack, [callId], () => check(record, promptsPlayed(stack.sim, callId)));
 }
 
 test('success: the answer field goes into a variable that chooses the prompt; the key reaches the endpoint', async () => {
-  const { record, prompts } = await orderCall('1000');
-  expect(record.nodesVisited).toEqual(['enter', 'route', 'lookup', 'status', 'bye']);
-  expect(record.variables).toEqual({ order: '1000', status: 'shipped' });
-  expect(record.lookups).toEqual([
-    expect.objectContaining({ node: 'lookup', outcome: 'success', status: 200 }),
-  ]);
-  expect(prompts).toEqual(expect.arrayContaining(['enter.wav', 'shipped.wav']));
-  expect(prompts).not.toContain('processing.wav');
+  await orderCall('1000', (record, prompts) => {
+    expect(record.nodesVisited).toEqual(['enter', 'route', 'lookup', 'status', 'bye']);
+    expect(record.variables).toEqual({ order: '1000', status: 'shipped' });
+    expect(record.lookups).toEqual([
+      expect.objectContaining({ node: 'lookup', outcome: 'success', status: 200 }),
+    ]);
+    expect(prompts).toEqual(expect.arrayContaining(['enter.wav', 'shipped.wav']));
+    expect(prompts).not.toContain('processing.wav');
+  });
   const sent = stack.sim.endpointRequests.filter((r) => r.path === '/api/orders/1000');
   expect(sent).toHaveLength(1);
   expect(sent[0]!.headers['x-api-key']).toBe(SECRET);
@@ -163,32 +178,34 @@ test.each([
 ])(
   'order %s: the lookup ends as %s and the call goes to %s',
   async (digits, outcome, node, status) => {
-    const { record, prompts } = await orderCall(digits);
-    expect(record.nodesVisited.slice(-2)).toEqual([node, 'bye']);
-    expect(record.lookups).toEqual([
-      expect.objectContaining({ outcome, ...(status !== undefined ? { status } : {}) }),
-    ]);
-    expect(record.variables).toEqual({ order: digits });
-    expect(prompts).toContain(`${node}.wav`);
+    await orderCall(digits, (record, prompts) => {
+      expect(record.nodesVisited.slice(-2)).toEqual([node, 'bye']);
+      expect(record.lookups).toEqual([
+        expect.objectContaining({ outcome, ...(status !== undefined ? { status } : {}) }),
+      ]);
+      expect(record.variables).toEqual({ order: digits });
+      expect(prompts).toContain(`${node}.wav`);
+    });
   },
   30_000,
 );
 
 test('a refused address is never connected to, and the reason is on the call', async () => {
-  const { record } = await orderCall('6666');
-  expect(record.nodesVisited).toEqual(['enter', 'route', 'metadata', 'failed', 'bye']);
-  expect(record.failures).toEqual([
-    expect.objectContaining({
-      what: 'lookup',
-      code: 'failure',
-      message: expect.stringMatching(/169\.254\.169\.254 is a cloud metadata address: refused/),
-    }),
-  ]);
+  await orderCall('6666', (record) => {
+    expect(record.nodesVisited).toEqual(['enter', 'route', 'metadata', 'failed', 'bye']);
+    expect(record.failures).toEqual([
+      expect.objectContaining({
+        what: 'lookup',
+        code: 'failure',
+        message: expect.stringMatching(/169\.254\.169\.254 is a cloud metadata address: refused/),
+      }),
+    ]);
+  });
 }, 30_000);
 
 test('the secret is in no log line and no stored context', async () => {
-  expect(logs.some((l) => l.includes('lookup done'))).toBe(true);
-  expect(logs.filter((l) => l.includes(SECRET))).toEqual([]);
+  expect(stack.logs.some((l) => l.includes('lookup done'))).toBe(true);
+  expect(stack.logs.filter((l) => l.includes(SECRET))).toEqual([]);
   const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'ivrcalls', {
     allowInsecureConnection: true,
   });

@@ -37,8 +37,14 @@ export interface E2eStack extends Stack {
   logs: string[];
 }
 
-/** Starts the demo stack (Azurite + bots + simulator) and warms every bot instance up. */
-export async function startDemoStack(options: Partial<StackOptions> = {}): Promise<E2eStack> {
+/**
+ * Starts the demo stack (Azurite + bots + simulator) and warms every bot instance up;
+ * another flows folder (`options.flowsDir`) needs its own `warmUpCall`.
+ */
+export async function startDemoStack(
+  options: Partial<StackOptions> = {},
+  warmUpCall?: CallerScriptInput,
+): Promise<E2eStack> {
   const logs: string[] = [];
   const stack = await startStack({
     flowsDir: DEMO_FLOWS,
@@ -51,7 +57,7 @@ export async function startDemoStack(options: Partial<StackOptions> = {}): Promi
   });
   const e2e = Object.assign(stack, { logs });
   try {
-    await warmUp(e2e);
+    await warmUp(e2e, warmUpCall);
   } catch (err) {
     await stack.stop();
     throw err;
@@ -62,17 +68,21 @@ export async function startDemoStack(options: Partial<StackOptions> = {}): Promi
 /**
  * A first call loads the bot's settings, flows, signing keys and Graph credential: a cold
  * start that, on a loaded test machine, can take most of the (scaled) 15 s answer deadline,
- * which these tests are not about. Blocked callers ring until every instance has decided an
- * incoming call since this started (its log says so), whether or not that one was in time.
+ * which these tests are not about. Blocked callers (or `script`'s) ring until every instance
+ * has decided an incoming call since this started (its log says so), whether or not that one
+ * was in time.
  * One call per instance at once: the proxy deals the incoming-call notifications out in turn.
  * Call it again after `startBot`: a restarted process is cold again.
  */
-export async function warmUp(stack: E2eStack): Promise<void> {
+export async function warmUp(
+  stack: E2eStack,
+  script: CallerScriptInput = { from: BLOCKED, to: FRONT_DESK },
+): Promise<void> {
   const from = stack.logs.length;
   const decided = (i: number) =>
     stack.logs.slice(from).some((l) => l.startsWith(`[bot ${i}] `) && l.includes('incoming call decided'));
   for (let round = 0; round < 10; round++) {
-    const calls = stack.bots.map(() => stack.sim.placeCall({ from: BLOCKED, to: FRONT_DESK }));
+    const calls = stack.bots.map(() => stack.sim.placeCall(script));
     await withTimeout(Promise.all(calls.map((c) => c.done)), 20_000, 'warm-up calls');
     if (stack.bots.every((bot, i) => !bot.running || decided(i))) return;
   }
