@@ -37,7 +37,7 @@ const DELAYS = {
   /** A busy target → its refusal arrives. */
   busy: 1,
 } as const;
-const ANSWER_DEADLINE_SECONDS = 15;
+export const ANSWER_DEADLINE_SECONDS = 15;
 export const KEEP_ALIVE_SECONDS = 45 * 60;
 const RING_TIMEOUT_SECONDS = 60;
 const RECORD_DEFAULT_SECONDS = 5;
@@ -155,6 +155,7 @@ export interface PlatformOptions {
   recordingRetentionSeconds: number;
   /** Simulated seconds without keepAlive before an established call ends 408/8537. */
   keepAliveLapseSeconds: number;
+  answerDeadlineSeconds: number;
   /** Absolute download URL of a recording (depends on the server's address). */
   recordingUrl: (id: string) => string;
 }
@@ -235,9 +236,10 @@ export class Platform {
     const from = typeof script.from === 'string' ? script.from : `Teams user ${script.from.teamsUser}`;
     this.log(call, 'caller', `${from} dials ${script.to}`);
     void this.notify(call, 'created', this.callResource(call));
-    this.at(call, call.createdAt + ANSWER_DEADLINE_SECONDS, () => {
+    const deadline = this.deps.options.answerDeadlineSeconds;
+    this.at(call, call.createdAt + deadline, () => {
       if (call.state !== 'incoming') return;
-      this.log(call, 'platform', `not answered within ${ANSWER_DEADLINE_SECONDS} s`);
+      this.log(call, 'platform', `not answered within ${deadline} s`);
       this.finalize(call, CALL_RESULTS.notAnsweredInTime);
     });
     return { callId: id, done: call.done };

@@ -13,7 +13,14 @@ import {
   type CallerScriptInput,
   type TargetScriptInput,
 } from './people';
-import { KEEP_ALIVE_SECONDS, Platform, type CallInfo, type CallState, type CallSummary } from './platform';
+import {
+  ANSWER_DEADLINE_SECONDS,
+  KEEP_ALIVE_SECONDS,
+  Platform,
+  type CallInfo,
+  type CallState,
+  type CallSummary,
+} from './platform';
 import { SeededRandom } from './random';
 import { bearerToken, startServers, type Reply, type Route, type Servers } from './server';
 import { Signer } from './signing';
@@ -54,6 +61,12 @@ export interface SimulatorOptions {
   recordingRetentionSeconds?: number;
   /** Simulated seconds without keepAlive before an established call is ended 408/8537 (default 2700: Graph's 45 minutes). */
   keepAliveLapseSeconds?: number;
+  /**
+   * Simulated seconds an incoming call waits to be answered before it ends 408/1106 (default 15:
+   * Graph's). Tests that are not about the deadline give it more, so a bot slowed down by a
+   * loaded machine is not cut off at a fast time scale.
+   */
+  answerDeadlineSeconds?: number;
   /** Accept http:// callback and prompt URLs on loopback hosts (default true: local bots). */
   allowHttpLoopback?: boolean;
   /** CSDL file for request validation (default: the repository's copy). */
@@ -166,6 +179,7 @@ export class Simulator {
         defaultTargetBehavior: parseTargetScript(options.defaultTargetBehavior ?? { answerAfter: 2 }),
         recordingRetentionSeconds: options.recordingRetentionSeconds ?? 300,
         keepAliveLapseSeconds: options.keepAliveLapseSeconds ?? KEEP_ALIVE_SECONDS,
+        answerDeadlineSeconds: options.answerDeadlineSeconds ?? ANSWER_DEADLINE_SECONDS,
         recordingUrl: (id) => `${options.graphOverHttps ? this.httpsUrl : this.httpUrl}/recordings/${id}.wav`,
       },
     });

@@ -13,11 +13,11 @@ import { call, callRecord, explain, promptsPlayed, startDemoStack, type E2eStack
  * The API key comes from an IVR_SECRET_ setting and must never reach the logs or the stored
  * context.
  *
- * Nothing here races the bot's speed: the bot is warm before the first call (a cold start
- * could take the whole answer deadline), the simulator runs at 0.2 (its 15 s answer deadline
- * is 3 s of real time; prompts are short instead), and the collect node's waits are long, as
- * no test here is about them (a caller's four keys end it). The http node's timeout is real
- * time, not scaled: 1 s against an order desk that answers after 10 s.
+ * Nothing here races the bot's speed: the bot is warm before the first call, the answer
+ * deadline is the stack's generous one, the simulator runs at 0.2 (prompts are short instead),
+ * and the collect node's waits are long, as no test here is about them (a caller's four keys
+ * end it). The http node's timeout is real time, not scaled: 1 s against an order desk that
+ * answers after 10 s.
  */
 
 const NUMBER = '+14255550170';

@@ -31,7 +31,8 @@ import {
 let stack: E2eStack;
 
 beforeAll(async () => {
-  stack = await startDemoStack({ sim: { seed: 7 } });
+  // Graph's deadline, the one these tests are about.
+  stack = await startDemoStack({ sim: { seed: 7, answerDeadlineSeconds: 15 } });
 }, 60_000);
 
 afterEach(async () => {
