@@ -370,3 +370,91 @@ test.each([
 test('a UK number is allowed by +44', async () => {
   expect((await place({ from: UK_ONLY_NUMBER, to: '+442071838750' })).status).toBe(202);
 });
+
+// The housekeeping sweep (ivrTimers' housekeeping, every few minutes) closes calls idle past
+// IVR_STALE_CALL_MINUTES. These run last: a sweep on a clock set ahead closes this file's other
+// open calls too. Times are the stored redialAt plus or minus whole minutes, from the test's clock.
+describe('the housekeeping sweep and outbound calls waiting to redial', () => {
+  const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const IDLE_MINUTES = 5;
+  const minutes = (n: number) => n * 60_000;
+  const sweepAt = (at: number) =>
+    getApp()
+      .calls(quiet, { now: () => new Date(at) })
+      .sweepStale(IDLE_MINUTES);
+  const row = (id: string) => bot.table().getEntity<{ data: string }>(`c_${id}`, 'ctx');
+
+  /** A call to `to` from the slow-redial number, busy at attempt 1: waiting 600 s to redial. */
+  async function waitingToRedial(to: string) {
+    const res = await place({ from: SLOW_REDIAL_NUMBER, to });
+    const { id, callId } = (await res.json()) as { id: string; callId: string };
+    await end(id, callId, { code: 486, subcode: 0, message: 'Busy here' });
+    const stored = await row(id);
+    const { outbound } = JSON.parse(stored.data) as {
+      outbound: { redialAt: string; redialTimerId: string };
+    };
+    return {
+      id,
+      callId,
+      redialAt: Date.parse(outbound.redialAt),
+      timerId: outbound.redialTimerId,
+      etag: stored.etag,
+    };
+  }
+
+  test('a call waiting to redial is left alone, though idle past the limit, until its redial is long overdue', async () => {
+    const waiting = await waitingToRedial('+12065550196');
+    const before = bot.graph.requests.length;
+    // 6 minutes after it was stored (idle past 5), the redial due in 4; then 4 minutes overdue,
+    // when its timer message may still come.
+    await sweepAt(waiting.redialAt - minutes(4));
+    await sweepAt(waiting.redialAt + minutes(4));
+    expect((await row(waiting.id)).etag).toBe(waiting.etag);
+    expect(await status(waiting.id)).toMatchObject({
+      state: 'redialWait',
+      redialAt: new Date(waiting.redialAt).toISOString(),
+      attempts: [{ n: 1, callId: waiting.callId, outcome: 'busy' }],
+    });
+    // Nothing sent about it: no new attempt, no DELETE of attempt 1.
+    expect(
+      bot.graph.requests.slice(before).filter((r) => r.action === 'create' || r.callId === waiting.callId),
+    ).toEqual([]);
+  });
+
+  test('a redial whose timer message was lost is placed by the sweep, once; the message arriving after all places nothing', async () => {
+    const waiting = await waitingToRedial('+12065550197');
+    // Only this call's: the sweep also redials the previous test's call, overdue by then.
+    const dials = () =>
+      creates().filter((r) =>
+        (r.body as { callbackUri?: string }).callbackUri?.endsWith(`ctx=${waiting.id}`),
+      );
+    await sweepAt(waiting.redialAt + minutes(IDLE_MINUTES + 1));
+    expect(dials()).toHaveLength(2);
+    expect(dials()[1]!.issues).toEqual([]);
+    expect(dials()[1]!.body).toMatchObject({
+      callbackUri: `https://bot.contoso.com/api/calls?ctx=${waiting.id}`,
+      targets: [{ identity: { phone: { id: '+12065550197' } } }],
+    });
+    const redialled = await status(waiting.id);
+    expect(redialled).toMatchObject({
+      state: 'dialing',
+      attempts: [
+        { n: 1, callId: waiting.callId, outcome: 'busy' },
+        { n: 2, outcome: null },
+      ],
+    });
+    expect(redialled.callId).toEqual(expect.any(String));
+    expect(redialled.callId).not.toBe(waiting.callId);
+    // The lost message turns up after all, and the sweep runs again: still one redial.
+    const fired = await fetch(`${bot.host.url}/admin/functions/ivrTimers`, {
+      method: 'POST',
+      body: JSON.stringify({
+        input: JSON.stringify({ clientContext: waiting.id, timerId: waiting.timerId }),
+      }),
+    });
+    expect(fired.status).toBe(202);
+    await sweepAt(waiting.redialAt + minutes(IDLE_MINUTES + 1));
+    expect(dials()).toHaveLength(2);
+    expect((await status(waiting.id)).attempts).toHaveLength(2);
+  });
+});
