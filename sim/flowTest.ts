@@ -208,7 +208,14 @@ export async function runFlowTests(file: string, options: RunOptions = {}): Prom
     const firstAt = atOf(tests.cases[0]!);
     stack = await startStack({
       flowsDir: dir,
-      sim: { timeScale: options.timeScale ?? 0.05, seed: options.seed ?? 1, targets: tests.targets ?? {} },
+      sim: {
+        timeScale: options.timeScale ?? 0.05,
+        seed: options.seed ?? 1,
+        targets: tests.targets ?? {},
+        // A flow test checks the flow, not the machine: Graph's 15 s answer deadline is 750 ms
+        // of real time at 0.05, which a bot starting on a busy laptop can miss.
+        answerDeadlineSeconds: 300,
+      },
       scaleBotTimers: true,
       botEnv: firstAt ? { IVR_TEST_NOW: firstAt } : {},
     });
