@@ -228,7 +228,7 @@ test('listOpen lists the calls not ended, with their ETag and update time; a mis
   const s = store(newTable());
   await s.create(small('open1'));
   await s.create(small('done1', { phase: 'ended' }));
-  const etag = await s.create(small('open2', { phase: 'ringing' }));
+  const etag = await s.create(small('open2', { phase: 'dialing' }));
   const open: Array<{ key: string; etag: string; updatedAt: string }> = [];
   for await (const row of s.listOpen())
     open.push({ key: row.value.clientContext, etag: row.etag, updatedAt: row.updatedAt });
