@@ -59,6 +59,9 @@ export class LiveFlows {
   private checking: Promise<boolean> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  /** Saves of last valid texts still running, so close() can wait for them. */
+  private saving = new Set<Promise<void>>();
   private lastNote = '';
 
   constructor(private readonly options: LiveFlowsOptions) {}
@@ -92,12 +95,19 @@ export class LiveFlows {
     return this.current;
   }
 
-  /** Stops the background check and the file watch (tests, a host shutting down). */
-  close(): void {
+  /**
+   * Stops the background check and the file watch, then waits for the storage requests they
+   * already made (tests, a host shutting down): a request left running after its storage is
+   * gone keeps retrying, and keeps the process alive meanwhile.
+   */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.watcher?.close();
     this.timer = null;
+    this.reloadTimer = null;
     this.watcher = null;
+    await Promise.allSettled([this.checking, ...this.saving]);
   }
 
   /** Reads the catalogue version; when it moved, reloads the heads. True when something changed. */
@@ -192,19 +202,25 @@ export class LiveFlows {
     const name = basename(flow.file);
     if (!store || flow.text === undefined || this.saved.get(name) === flow.text) return;
     this.saved.set(name, flow.text);
-    store.saveLastGood(name, flow.text, new Date().toISOString()).catch((err: Error) => {
-      this.saved.delete(name);
-      this.noteOnce(`the last valid version of ${name} could not be saved: ${err.message}`);
-    });
+    const saving = store
+      .saveLastGood(name, flow.text, new Date().toISOString())
+      .catch((err: Error) => {
+        this.saved.delete(name);
+        this.noteOnce(`the last valid version of ${name} could not be saved: ${err.message}`);
+      })
+      .finally(() => this.saving.delete(saving));
+    this.saving.add(saving);
   }
 
   private watchFiles(): void {
-    let pending: NodeJS.Timeout | null = null;
     try {
       this.watcher = watch(this.options.dir, () => {
         // Editors write a file in several steps: reload once they are done.
-        if (pending) clearTimeout(pending);
-        pending = setTimeout(() => this.reloadFiles(), 150);
+        if (this.reloadTimer) clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadTimer = null;
+          this.reloadFiles();
+        }, 150);
       });
       this.watcher.unref();
     } catch (err) {
