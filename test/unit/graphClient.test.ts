@@ -175,6 +175,13 @@ describe('requests and answers', () => {
     expect(seen[0]!.url).toBe('/v1.0/communications/calls/x%3Fy/answer');
   });
 
+  test('only a 2xx answer is a success: a 300 is an error, sent once', async () => {
+    script = [{ status: 300 }, { status: 202 }];
+    const { c } = client();
+    await expect(c.post('/x', {})).rejects.toMatchObject({ status: 300 });
+    expect(seen).toHaveLength(1);
+  });
+
   test('an answer that is not JSON reads as no body', async () => {
     script = [{ status: 200, body: 'not json' }];
     const { c } = client();
@@ -260,10 +267,12 @@ describe('retryDelayMs', () => {
     expect(retryDelayMs(new Date(Date.now() - 60_000).toUTCString(), 1)).toBe(0);
   });
 
-  test('an unusable Retry-After falls back to the backoff', () => {
+  test('an unusable Retry-After falls back to the backoff; a negative one is no wait', () => {
     jest.spyOn(Math, 'random').mockReturnValue(0);
     expect(retryDelayMs('soon', 2)).toBe(400);
     expect(retryDelayMs('', 1)).toBe(200);
+    expect(retryDelayMs('Infinity', 1)).toBe(200);
+    expect(retryDelayMs('-1', 1)).toBe(0);
   });
 
   test('an HTTP date is waited for until that moment', () => {
