@@ -60,6 +60,7 @@ export class LiveFlows {
   private timer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+  private closed = false;
   /** Saves of last valid texts still running, so close() can wait for them. */
   private saving = new Set<Promise<void>>();
   private lastNote = '';
@@ -84,13 +85,14 @@ export class LiveFlows {
     this.reloadFiles();
     if (this.options.store) {
       await this.check().catch(() => false);
-      if (this.options.refreshMs > 0) {
+      // Closed meanwhile (a test, a host shutting down): no background work starts after that.
+      if (this.options.refreshMs > 0 && !this.closed) {
         // Off the hot path: the interval never holds the process open.
         this.timer = setInterval(() => void this.check().catch(() => false), this.options.refreshMs);
         this.timer.unref();
       }
     }
-    if (this.options.watchFiles) this.watchFiles();
+    if (this.options.watchFiles && !this.closed) this.watchFiles();
     this.current ??= this.build();
     return this.current;
   }
@@ -101,12 +103,14 @@ export class LiveFlows {
    * gone keeps retrying, and keeps the process alive meanwhile.
    */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.watcher?.close();
     this.timer = null;
     this.reloadTimer = null;
     this.watcher = null;
+    await Promise.allSettled([this.first]); // a first load still running
     await Promise.allSettled([this.checking, ...this.saving]);
   }
 
