@@ -69,7 +69,7 @@ export interface Stack {
   delivered: number[];
   stopBot(index: number): Promise<void>;
   startBot(index: number): Promise<void>;
-  /** The bot's record of a finished call (null while the call is in progress or unknown). */
+  /** The bot's record of a finished call, once the bot has seen it end (null when it does not within 15 s, or does not know the call). */
   callRecord(callId: string): Promise<Record<string, unknown> | null>;
   stop(): Promise<void>;
 }
@@ -245,16 +245,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     stopBot,
     startBot,
     async callRecord(callId) {
-      // Recordings are archived off the notification path: give the archive queue a moment.
+      // The simulator shows a call ended as soon as it sends the notification that says so,
+      // which the bot may not have handled yet (a loaded machine): a call still in progress
+      // is asked again. Recordings are archived off the notification path: so are they.
       const end = Date.now() + 15_000;
       for (;;) {
         const running = bots.find((b) => b.running) ?? bots[0]!;
         const res = await fetch(`${running.url}/api/calls/${encodeURIComponent(callId)}`);
         if (res.status !== 200) return null;
         const body = (await res.json()) as Record<string, unknown>;
-        // A call still in progress has a status but no record yet.
-        if (body.status !== 'ended') return null;
-        if (!body.recordingsPending || Date.now() > end) return body;
+        const ended = body.status === 'ended';
+        if ((ended && !body.recordingsPending) || Date.now() > end) return ended ? body : null;
         await new Promise((r) => setTimeout(r, 100));
       }
     },

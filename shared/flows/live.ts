@@ -59,6 +59,10 @@ export class LiveFlows {
   private checking: Promise<boolean> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Saves of last valid texts still running, so close() can wait for them. */
+  private saving = new Set<Promise<void>>();
   private lastNote = '';
 
   constructor(private readonly options: LiveFlowsOptions) {}
@@ -81,23 +85,33 @@ export class LiveFlows {
     this.reloadFiles();
     if (this.options.store) {
       await this.check().catch(() => false);
-      if (this.options.refreshMs > 0) {
+      // Closed meanwhile (a test, a host shutting down): no background work starts after that.
+      if (this.options.refreshMs > 0 && !this.closed) {
         // Off the hot path: the interval never holds the process open.
         this.timer = setInterval(() => void this.check().catch(() => false), this.options.refreshMs);
         this.timer.unref();
       }
     }
-    if (this.options.watchFiles) this.watchFiles();
+    if (this.options.watchFiles && !this.closed) this.watchFiles();
     this.current ??= this.build();
     return this.current;
   }
 
-  /** Stops the background check and the file watch (tests, a host shutting down). */
-  close(): void {
+  /**
+   * Stops the background check and the file watch, then waits for the storage requests they
+   * already made (tests, a host shutting down): a request left running after its storage is
+   * gone keeps retrying, and keeps the process alive meanwhile.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.watcher?.close();
     this.timer = null;
+    this.reloadTimer = null;
     this.watcher = null;
+    await Promise.allSettled([this.first]); // a first load still running
+    await Promise.allSettled([this.checking, ...this.saving]);
   }
 
   /** Reads the catalogue version; when it moved, reloads the heads. True when something changed. */
@@ -192,19 +206,25 @@ export class LiveFlows {
     const name = basename(flow.file);
     if (!store || flow.text === undefined || this.saved.get(name) === flow.text) return;
     this.saved.set(name, flow.text);
-    store.saveLastGood(name, flow.text, new Date().toISOString()).catch((err: Error) => {
-      this.saved.delete(name);
-      this.noteOnce(`the last valid version of ${name} could not be saved: ${err.message}`);
-    });
+    const saving = store
+      .saveLastGood(name, flow.text, new Date().toISOString())
+      .catch((err: Error) => {
+        this.saved.delete(name);
+        this.noteOnce(`the last valid version of ${name} could not be saved: ${err.message}`);
+      })
+      .finally(() => this.saving.delete(saving));
+    this.saving.add(saving);
   }
 
   private watchFiles(): void {
-    let pending: NodeJS.Timeout | null = null;
     try {
       this.watcher = watch(this.options.dir, () => {
         // Editors write a file in several steps: reload once they are done.
-        if (pending) clearTimeout(pending);
-        pending = setTimeout(() => this.reloadFiles(), 150);
+        if (this.reloadTimer) clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => {
+          this.reloadTimer = null;
+          this.reloadFiles();
+        }, 150);
       });
       this.watcher.unref();
     } catch (err) {

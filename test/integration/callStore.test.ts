@@ -169,3 +169,125 @@ test('an outbound call is found by its call id through its link', async () => {
   expect(await s.findByCallId('out-1')).toBe(ctx.clientContext);
   expect(await s.findLink('out-1')).toBe(ctx.clientContext);
 });
+
+const rawTable = (table: string) =>
+  TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
+const small = (clientContext: string, over: Partial<CallContext> = {}): CallContext => ({
+  ...largestContext(clientContext),
+  visited: [],
+  failures: [],
+  recordings: [],
+  ...over,
+});
+
+test('a context row: its partition, phase and call id as columns, its JSON in 30,000-character parts', async () => {
+  const table = newTable();
+  const s = store(table);
+  const ctx = largestContext('R'.repeat(43));
+  await s.create(ctx);
+  const row = await rawTable(table).getEntity<Record<string, unknown>>(`c_${'R'.repeat(43)}`, 'ctx');
+  const json = JSON.stringify(ctx);
+  const parts = Object.keys(row)
+    .filter((k) => /^data\d*$/.test(k))
+    .sort((a, b) => Number(a.slice(4) || 0) - Number(b.slice(4) || 0));
+  expect(parts).toEqual(
+    Array.from({ length: Math.ceil(json.length / 30_000) }, (_, i) => (i === 0 ? 'data' : `data${i}`)),
+  );
+  expect(parts.map((k) => row[k]).join('')).toBe(json);
+  expect((row.data as string).length).toBe(30_000);
+  expect([row.phase, row.callId]).toEqual(['established', ctx.callId]);
+  expect(Date.parse(row.updatedAt as string)).not.toBeNaN();
+});
+
+test('a context too large for one row is refused before anything is written', async () => {
+  const table = newTable();
+  const s = store(table);
+  const huge = small('H'.repeat(43), { visited: [`n${'x'.repeat(450_001)}`] });
+  await expect(s.create(huge)).rejects.toThrow(/^call context of \d+ characters is over the 450000 limit$/);
+  expect(await s.get(huge.clientContext)).toBeNull();
+});
+
+test('an unknown context reads as null; replacing it is a conflict', async () => {
+  const s = store(newTable());
+  await s.warmUp();
+  expect(await s.get('nobody')).toBeNull();
+  await expect(s.replace(small('nobody'), '*')).rejects.toBeInstanceOf(ConflictError);
+});
+
+test('an incoming call is found by its call id under its own key, without a link', async () => {
+  const table = newTable();
+  const s = store(table);
+  const key = await s.keyFor('in-1');
+  await s.create(small(key, { callId: 'in-1' }));
+  expect(await s.findByCallId('in-1')).toBe(key);
+  expect(await s.findLink('in-1')).toBeNull();
+  expect(key).toBe(await expectedContextKey(rawTable(table), 'in-1'));
+});
+
+test('listOpen lists the calls not ended, with their ETag and update time; a missing table lists nothing', async () => {
+  const s = store(newTable());
+  await s.create(small('open1'));
+  await s.create(small('done1', { phase: 'ended' }));
+  const etag = await s.create(small('open2', { phase: 'dialing' }));
+  const open: Array<{ key: string; etag: string; updatedAt: string }> = [];
+  for await (const row of s.listOpen())
+    open.push({ key: row.value.clientContext, etag: row.etag, updatedAt: row.updatedAt });
+  expect(open.map((r) => r.key).sort()).toEqual(['open1', 'open2']);
+  expect(open.find((r) => r.key === 'open2')!.etag).toBe(etag);
+  expect(open.every((r) => !Number.isNaN(Date.parse(r.updatedAt)))).toBe(true);
+  const none: unknown[] = [];
+  for await (const row of store(newTable()).listOpen()) none.push(row);
+  expect(none).toEqual([]);
+});
+
+describe('idempotency claims', () => {
+  const claim = (clientContext: string, createdAt: string) => ({
+    clientContext,
+    fingerprint: `fp-${clientContext}`,
+    createdAt,
+  });
+  const HOUR = 3_600_000;
+
+  test('the first claim wins; a second within the TTL gets the first one back', async () => {
+    const s = store(newTable());
+    const now = new Date('2026-05-01T10:00:00Z');
+    const first = claim('ctx-a', now.toISOString());
+    expect(await s.claimIdempotency('k1', first, now, HOUR)).toEqual({ claimed: true });
+    const later = new Date(now.getTime() + HOUR - 1);
+    expect(await s.claimIdempotency('k1', claim('ctx-b', later.toISOString()), later, HOUR)).toEqual({
+      claimed: false,
+      existing: first,
+    });
+    // Another key is another claim.
+    expect(await s.claimIdempotency('k2', claim('ctx-c', now.toISOString()), now, HOUR)).toEqual({
+      claimed: true,
+    });
+  });
+
+  test('a claim as old as the TTL is taken over, and then holds', async () => {
+    const s = store(newTable());
+    const then = new Date('2026-05-01T10:00:00Z');
+    await s.claimIdempotency('k1', claim('ctx-a', then.toISOString()), then, HOUR);
+    const now = new Date(then.getTime() + HOUR);
+    const second = claim('ctx-b', now.toISOString());
+    expect(await s.claimIdempotency('k1', second, now, HOUR)).toEqual({ claimed: true });
+    expect(await s.claimIdempotency('k1', claim('ctx-c', now.toISOString()), now, HOUR)).toEqual({
+      claimed: false,
+      existing: second,
+    });
+  });
+
+  test('of two instances claiming one key at once, exactly one wins', async () => {
+    const table = newTable();
+    const now = new Date('2026-05-01T10:00:00Z');
+    const results = await Promise.all(
+      ['ctx-a', 'ctx-b'].map((c) =>
+        store(table).claimIdempotency('k1', claim(c, now.toISOString()), now, HOUR),
+      ),
+    );
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    const lost = results.find((r) => !r.claimed) as { existing: { clientContext: string } };
+    const won = results.indexOf(results.find((r) => r.claimed)!);
+    expect(lost.existing.clientContext).toBe(['ctx-a', 'ctx-b'][won]);
+  });
+});

@@ -355,6 +355,7 @@ test('recordings past their retention are deleted from Blob storage by housekeep
     recordings: Array<{ status: string }>;
   };
   expect(after.recordings[0]!.status).toBe('deleted');
+  await app.liveFlows.close();
 });
 
 test('the caller hanging up mid-recording closes the call with no completion', async () => {
@@ -470,6 +471,8 @@ test('housekeeping closes calls that ended unseen after the configured idle time
     .filter((r) => r.rowKey === 'ctx' && r.callId === callId)
     .map((r) => JSON.parse(String(r.data)));
   expect(ctx[0]).toMatchObject({ phase: 'ended', result: { message: expect.stringMatching(/sweep/) } });
+  // Its flows' background check must not outlive the test's storage.
+  await app.liveFlows.close();
 });
 
 function makeWav(seconds: number): Buffer {

@@ -210,7 +210,7 @@ test('another instance sees a change for new calls within seconds, by its backgr
       await new Promise((r) => setTimeout(r, 50));
     expect(await promptOf()).toBe('menu-later.wav');
   } finally {
-    other.liveFlows.close();
+    await other.liveFlows.close();
   }
 });
 
@@ -241,7 +241,7 @@ test('last known good: an invalid file keeps its last valid flow, or the stored 
     expect(told).toMatch(/other\.json.*not valid JSON at line 1/);
     expect(told).toMatch(/other\.json.*keeping its last valid version/);
   } finally {
-    restarted.liveFlows.close();
+    await restarted.liveFlows.close();
   }
 
   // A fresh instance with the number's file invalid still serves the stored version.
@@ -250,7 +250,7 @@ test('last known good: an invalid file keeps its last valid flow, or the stored 
   try {
     expect((await other.flows()).byIdentity.get(NUMBER)?.flow.prompts.menu).toMatch(/menu-later/);
   } finally {
-    other.liveFlows.close();
+    await other.liveFlows.close();
   }
 });
 

@@ -103,7 +103,7 @@ export async function startBotHarness(
       TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
     async stop() {
       await host.close();
-      getApp().liveFlows.close();
+      await getApp().liveFlows.close();
       useApp(null);
       await Promise.all([azurite.stop(), graph.close(), issuer.close()]);
     },
