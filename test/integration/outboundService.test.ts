@@ -298,7 +298,7 @@ test('the concurrency cap holds across two instances: 429 with Retry-After, a sl
     await end(first.clientContext, first.callId, { code: 480, subcode: 0, message: 'no answer' });
     expect((await place({ from: CAPPED_NUMBER, to: '+12065550189' })).status).toBe(202);
   } finally {
-    other.liveFlows.close();
+    await other.liveFlows.close();
   }
 });
 
