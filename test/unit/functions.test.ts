@@ -23,6 +23,9 @@ function stubEndpoints(): void {
     outboundCalls: ['outboundCallsHandler'],
     recordings: ['recordingsHandler'],
     timers: ['ivrTimersHandler', 'keepAliveHandler', 'housekeepingHandler'],
+    lookups: ['ivrLookupsHandler'],
+    voicemail: ['voicemailHandler'],
+    webhooks: ['webhooksHandler'],
   };
   for (const [module, names] of Object.entries(endpoints))
     jest.doMock(`../../shared/endpoints/${module}`, () => stub(module, names));
@@ -41,12 +44,15 @@ async function loadFunctions(): Promise<Registry> {
     await import('../../functions/calls');
     await import('../../functions/flowsValidate');
     await import('../../functions/housekeeping');
+    await import('../../functions/ivrLookups');
     await import('../../functions/ivrTimers');
     await import('../../functions/keepAlive');
     await import('../../functions/numbers');
     await import('../../functions/outboundCallStatus');
     await import('../../functions/outboundCalls');
     await import('../../functions/recordings');
+    await import('../../functions/voicemail');
+    await import('../../functions/webhooks');
   });
   return registry;
 }
@@ -75,12 +81,15 @@ test('every function file is loaded here, and each registers one function', () =
     'calls',
     'flowsValidate',
     'housekeeping',
+    'ivrLookups',
     'ivrTimers',
     'keepAlive',
     'numbers',
     'outboundCallStatus',
     'outboundCalls',
     'recordings',
+    'voicemail',
+    'webhooks',
   ]);
 });
 
@@ -124,7 +133,7 @@ test('timers: housekeeping every 5 minutes, keepAlive every 10 (Graph ends calls
   });
 });
 
-test('queues: per-call timers and recording jobs, on the app storage connection', async () => {
+test('queues: per-call timers, http lookups, recording jobs, voicemail deliveries and webhooks, on the app storage connection', async () => {
   expect(await described('ivrTimers')).toEqual({
     kind: 'queue',
     options: { queueName: 'ivr-timers', connection: 'AzureWebJobsStorage' },
@@ -134,6 +143,21 @@ test('queues: per-call timers and recording jobs, on the app storage connection'
     kind: 'queue',
     options: { queueName: 'ivr-recordings', connection: 'AzureWebJobsStorage' },
     runs: 'recordings.recordingsHandler',
+  });
+  expect(await described('ivrLookups')).toEqual({
+    kind: 'queue',
+    options: { queueName: 'ivr-lookups', connection: 'AzureWebJobsStorage' },
+    runs: 'lookups.ivrLookupsHandler',
+  });
+  expect(await described('voicemail')).toEqual({
+    kind: 'queue',
+    options: { queueName: 'ivr-voicemail', connection: 'AzureWebJobsStorage' },
+    runs: 'voicemail.voicemailHandler',
+  });
+  expect(await described('webhooks')).toEqual({
+    kind: 'queue',
+    options: { queueName: 'ivr-webhooks', connection: 'AzureWebJobsStorage' },
+    runs: 'webhooks.webhooksHandler',
   });
 });
 

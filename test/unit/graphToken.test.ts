@@ -94,7 +94,7 @@ describe('tokenGetter', () => {
       getToken: async () =>
         ++calls === 1 ? null : { token: 'late', expiresOnTimestamp: Date.now() + 3_600_000 },
     }));
-    await expect(get()).rejects.toThrow('no Graph token');
+    await expect(get()).rejects.toThrow('no token for https://graph.microsoft.com/.default');
     expect(await get()).toBe('late');
   });
 });
