@@ -46,11 +46,13 @@ export async function startDev(options: DevOptions = {}): Promise<Dev> {
   const dataDir = options.dataDir ?? join(root, '.azurite');
   mkdirSync(dataDir, { recursive: true });
   const wanted = options.port ?? 7071;
+  const timeScale = options.timeScale ?? 0.25;
   const stack = await startStack({
     flowsDir: options.flowsDir ?? join(root, 'flows'),
     azurite: () => startAzurite({ location: dataDir }),
     ...((await tryBind(wanted)) ? { botPort: wanted } : {}),
-    sim: { timeScale: options.timeScale ?? 0.25, seed: 1 },
+    // Graph's 15 s answer deadline in real time: a bot restarting on save must not miss it.
+    sim: { timeScale, seed: 1, answerDeadlineSeconds: 15 / timeScale },
     scaleBotTimers: true,
     botEnv: { IVR_FLOWS_WATCH: 'true', ...(options.at ? { IVR_TEST_NOW: options.at } : {}) },
     log: (line) => out(line),
