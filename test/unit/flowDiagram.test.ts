@@ -22,7 +22,7 @@ const input = {
   rules: [
     {
       name: 'blocked <"spam">',
-      when: { callerIn: ['+1206*', 'anonymous'], callerNotIn: ['+12065550100'] },
+      when: { callerIn: ['+1206*', 'anonymous'], callerNotIn: ['+12065550100', '+12065550101'] },
       then: { type: 'reject', reason: 'busy' },
     },
     { when: { open: 'office' }, then: { type: 'answer', start: 'main' } },
@@ -117,7 +117,7 @@ const input = {
 
 const expected = `flowchart TD
   incoming(("incoming call to +14255550100"))
-  rule0{"blocked #lt;#quot;spam#quot;#gt;: caller in +1206*, anonymous and caller not in +12065550100"}
+  rule0{"blocked #lt;#quot;spam#quot;#gt;: caller in +1206*, anonymous and caller not in +12065550100, +12065550101"}
   incoming --> rule0
   end0[/"reject (busy)"/]
   rule0 -- "match" --> end0

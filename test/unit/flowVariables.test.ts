@@ -95,6 +95,21 @@ describe('wholeMatch', () => {
     expect(wholeMatch('a+').source).toBe('^(?:a+)$');
   });
 
+  it('holds at most 1000 compiled sources: the next one starts it afresh', () => {
+    jest.isolateModules(() => {
+      // A fresh module: the cache starts empty whatever other tests compiled.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const fresh = require('../../shared/flows/variables') as typeof import('../../shared/flows/variables');
+      const first = fresh.wholeMatch('s0');
+      for (let i = 1; i < 1000; i++) fresh.wholeMatch(`s${i}`);
+      expect(fresh.wholeMatch('s0')).toBe(first); // 1000 held, none dropped
+      fresh.wholeMatch('one more');
+      const again = fresh.wholeMatch('s0');
+      expect(again).not.toBe(first); // dropped with the others when the 1001st came
+      expect(again.test('s0')).toBe(true);
+    });
+  });
+
   it('keeps matching correctly after its cache of 1000 sources is cleared', () => {
     for (let i = 0; i < 1001; i++) wholeMatch(`n${i}`);
     expect(wholeMatch('n0').test('n0')).toBe(true);
