@@ -2,6 +2,7 @@
 // (MUTATE_JEST=flows: jest.mutate.flows.config.js):
 // `[MUTATE_JEST=flows] npx stryker run stryker.unit.config.mjs --mutate ...`.
 import { createRequire } from 'node:module';
+import process from 'node:process';
 
 const base = createRequire(import.meta.url)('./stryker.config.json');
 const configFile =
