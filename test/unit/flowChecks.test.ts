@@ -242,3 +242,73 @@ describe('a flows folder', () => {
     ]);
   });
 });
+
+describe('schema refinements', () => {
+  const after = (change: (f: Mutable) => void) => {
+    const f = lookupFlow();
+    change(f);
+    return problems(f);
+  };
+
+  it('a number of the E.164 shape must also be possible in its country; a malformed one says only that', () => {
+    expect(after((f) => (f.number = '+1312555'))).toEqual([
+      '$.number: not a possible phone number: too short or too long for its country code',
+    ]);
+    expect(after((f) => (f.number = 'abc'))).toEqual(['$.number: an E.164 number such as +14255550100']);
+  });
+
+  it('a time range of no length is refused', () => {
+    const range = (r: string) => (f: Mutable) =>
+      (f.schedules = { o: { timeZone: 'UTC', weekly: { mon: [r] } } });
+    expect(after(range('12:00-12:00'))).toEqual([
+      '$.schedules.o.weekly.mon[0]: a time range must end after it starts, at 24:00 at the latest',
+    ]);
+    expect(after(range('12:00-12:01'))).toEqual([]);
+  });
+
+  it('a rule with no condition and a menu with no option are refused', () => {
+    expect(after((f) => (f.rules = [{ when: {}, then: { type: 'reject' } }]))).toEqual([
+      '$.rules[0].when: a condition needs at least one test',
+    ]);
+    expect(
+      after((f) => (f.nodes.bye = { type: 'menu', prompt: 'enter', options: {}, fallback: 'bye' })),
+    ).toEqual(['$.nodes.bye.options: a menu needs at least one option']);
+  });
+
+  it('a rule pattern must be a valid regular expression', () => {
+    expect(
+      after(
+        (f) =>
+          (f.rules = [
+            { when: { variables: [{ variable: 'caller', matches: '(' }] }, then: { type: 'reject' } },
+          ]),
+      ),
+    ).toEqual(['$.rules[0].when.variables[0].matches: not a valid regular expression']);
+  });
+
+  it.each(['host', 'Host', 'CONTENT-LENGTH'])('the bot sets the %s header itself', (header) => {
+    expect(after((f) => (f.nodes.lookup.headers = [{ header, value: 'v' }]))).toEqual([
+      '$.nodes.lookup.headers[0].header: this header is set by the bot (host, content-length, content-type, connection…)',
+    ]);
+  });
+
+  it.each<[string, boolean]>([
+    ['Cookie', true],
+    ['Authorization', true],
+    ['Proxy-Authorization', true],
+    ['x-api-key', true],
+    ['X-Auth-Token', true],
+    ['x-cookie', false],
+    ['cookie-policy', false],
+    ['x-authorization-hint', true],
+    ['accept-language', false],
+  ])('a literal %s header is a credential: %s', (header, credential) => {
+    expect(after((f) => (f.nodes.lookup.headers = [{ header, value: 'v' }]))).toEqual(
+      credential
+        ? [
+            '$.nodes.lookup.headers[0].value: a credential header takes its value fromSetting, never from the flow file',
+          ]
+        : [],
+    );
+  });
+});
