@@ -145,7 +145,7 @@ describe('the outcome', () => {
 });
 
 describe('fields of an answer', () => {
-  const answer = { a: { b: [{ c: 1 }, { c: 'two' }] }, n: null, s: 'text' };
+  const answer = { a: { b: [{ c: 1 }, { c: 'two' }] }, n: null, s: 'text', list: [...'abcdefghijk'] };
 
   it.each<[string, unknown]>([
     ['a.b.1.c', 'two'],
@@ -153,6 +153,9 @@ describe('fields of an answer', () => {
     ['a.b.2', undefined],
     ['a.b.length', undefined],
     ['a.b.-1', undefined],
+    ['list.10', 'k'],
+    ['list.1e0', undefined],
+    ['list.01', 'b'],
     ['n', null],
     ['n.x', undefined],
     ['s.length', undefined],
