@@ -96,6 +96,18 @@ describe('http nodes', () => {
     ]);
   });
 
+  it('names the url for a scheme, credentials or a stray brace', () => {
+    expect(withLookup((l) => (l.url = 'http://crm.contoso.example/x'))).toEqual([
+      '$.nodes.lookup.url: an http node calls https only (got http:)',
+    ]);
+    expect(withLookup((l) => (l.url = 'https://user@crm.contoso.example/x'))).toEqual([
+      '$.nodes.lookup.url: a url carries no credentials: use a header fromSetting',
+    ]);
+    expect(withLookup((l) => (l.url = 'https://crm.contoso.example/{order'))).toEqual([
+      '$.nodes.lookup.url: a brace that is not part of a {variable} placeholder',
+    ]);
+  });
+
   it('refuses a {variable} in the port as in the host', () => {
     expect(withLookup((l) => (l.url = 'https://crm.contoso.example:{order}/x'))).toEqual([
       '$.nodes.lookup.url: the scheme and host of a url are fixed: no {variable} there',
