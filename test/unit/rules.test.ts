@@ -217,3 +217,50 @@ describe('decideIncoming on the realistic flow', () => {
     expect(d.action.type === 'redirect' && d.action.targets).toHaveLength(2);
   });
 });
+
+describe('rules on variables', () => {
+  const withRules = (rules: unknown[]) =>
+    loadFlow({ number: '+14255550100', prompts: {}, rules, default: { type: 'reject', reason: 'none' } })
+      .flow;
+  const now = t('2025-06-02T10:00:00Z');
+
+  it('an anonymous caller has the empty string as caller', () => {
+    const f = withRules([
+      {
+        name: 'no caller id',
+        when: { variables: [{ variable: 'caller', equals: '' }] },
+        then: { type: 'reject', reason: 'forbidden' },
+      },
+    ]);
+    expect(decideIncoming(f, null, now).matched).toBe('no caller id');
+    expect(decideIncoming(f, '+14255550111', now).matched).toBe('default');
+  });
+
+  it('every test of a rule must hold', () => {
+    const f = withRules([
+      {
+        name: 'us to this number',
+        when: {
+          variables: [
+            { variable: 'caller', matches: '\\+1.*' },
+            { variable: 'called', equals: '+14255550100' },
+            { variable: 'number', in: ['+14255550199'] },
+          ],
+        },
+        then: { type: 'reject', reason: 'busy' },
+      },
+      {
+        name: 'us',
+        when: {
+          variables: [
+            { variable: 'caller', matches: '\\+1.*' },
+            { variable: 'called', equals: '+14255550100' },
+          ],
+        },
+        then: { type: 'reject', reason: 'busy' },
+      },
+    ]);
+    expect(decideIncoming(f, '+14255550111', now).matched).toBe('us');
+    expect(decideIncoming(f, '+33612345678', now).matched).toBe('default');
+  });
+});
