@@ -79,7 +79,7 @@ export function lookupOutcome(
     if (text === null)
       return fail(
         'invalidAnswer',
-        value === undefined ? `field "${field}" is missing` : `field "${field}" is not a ${typeName(type)}`,
+        value === undefined ? `field "${field}" is missing` : `field "${field}" is not ${typeName(type)}`,
       );
     values[name] = text;
   }
@@ -116,5 +116,6 @@ function typed(value: unknown, type: 'string' | 'number' | 'integer' | 'boolean'
 }
 
 function typeName(type: string): string {
-  return type === 'string' ? `string of at most ${VARIABLE_VALUE_LIMIT} characters` : type;
+  if (type === 'string') return `a string of at most ${VARIABLE_VALUE_LIMIT} characters`;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }

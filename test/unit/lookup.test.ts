@@ -119,12 +119,12 @@ describe('the outcome', () => {
     [
       'a fraction for an integer',
       { order: { ...good.order, lines: { length: 2.5 } } },
-      'field "order.lines.length" is not a integer',
+      'field "order.lines.length" is not an integer',
     ],
     [
       'an integer past 2^53',
       { order: { ...good.order, lines: { length: 2 ** 53 } } },
-      'field "order.lines.length" is not a integer',
+      'field "order.lines.length" is not an integer',
     ],
     ['a boolean as text', { order: { ...good.order, paid: 'false' } }, 'field "order.paid" is not a boolean'],
     ['null', { order: { ...good.order, paid: null } }, 'field "order.paid" is not a boolean'],
