@@ -63,40 +63,33 @@ export class TokenService {
 
   /** An app-only Graph access token, as the token endpoint would issue. */
   issue(): { accessToken: string; expiresIn: number } {
-    const now = Math.floor(Date.now() / 1000);
-    const lifetime = this.options.accessTokenLifetimeSeconds;
-    const accessToken = this.signer.sign({
-      aud: 'https://graph.microsoft.com',
-      iss: `https://sts.windows.net/${this.options.tenantId}/`,
-      iat: now,
-      nbf: now,
-      exp: now + lifetime,
-      appid: this.options.clientId,
-      idtyp: 'app',
-      roles: GRAPH_ROLES,
-      tid: this.options.tenantId,
-      uti: randomUUID(),
-    });
-    this.issued.set(accessToken, (now + lifetime) * 1000);
-    return { accessToken, expiresIn: lifetime };
+    const { accessToken, expiresAt } = this.appToken('https://graph.microsoft.com', { roles: GRAPH_ROLES });
+    this.issued.set(accessToken, expiresAt);
+    return { accessToken, expiresIn: this.options.accessTokenLifetimeSeconds };
   }
 
   /** An app-only token for Azure AI Speech: not a Graph token (Graph refuses it). */
   issueForSpeech(): { accessToken: string; expiresIn: number } {
+    const { accessToken } = this.appToken('https://cognitiveservices.azure.com', {});
+    return { accessToken, expiresIn: this.options.accessTokenLifetimeSeconds };
+  }
+
+  private appToken(aud: string, claims: Record<string, unknown>): { accessToken: string; expiresAt: number } {
     const now = Math.floor(Date.now() / 1000);
-    const lifetime = this.options.accessTokenLifetimeSeconds;
+    const exp = now + this.options.accessTokenLifetimeSeconds;
     const accessToken = this.signer.sign({
-      aud: 'https://cognitiveservices.azure.com',
+      aud,
       iss: `https://sts.windows.net/${this.options.tenantId}/`,
       iat: now,
       nbf: now,
-      exp: now + lifetime,
+      exp,
       appid: this.options.clientId,
       idtyp: 'app',
+      ...claims,
       tid: this.options.tenantId,
       uti: randomUUID(),
     });
-    return { accessToken, expiresIn: lifetime };
+    return { accessToken, expiresAt: exp * 1000 };
   }
 
   isValid(token: string | undefined): boolean {

@@ -157,6 +157,17 @@ export interface VersionedRecordStore {
 
 export const recordingRow = (seq: number) => `rec-${String(seq).padStart(6, '0')}`;
 
+/** A recording's row: status and expiry as columns (housekeeping queries them), the rest as JSON. */
+function recordingEntity(meta: RecordingMeta) {
+  return {
+    partitionKey: safeKey(meta.callId),
+    rowKey: recordingRow(meta.seq),
+    status: meta.status,
+    expiresAt: meta.expiresAt ?? '',
+    data: JSON.stringify(meta),
+  };
+}
+
 export class TableRecordStore implements RecordStore, VersionedRecordStore {
   constructor(
     private readonly tables: TableConnector,
@@ -166,33 +177,13 @@ export class TableRecordStore implements RecordStore, VersionedRecordStore {
   async putRecording(meta: RecordingMeta): Promise<void> {
     await this.tables.run((c) =>
       withTimeout(this.timeoutMs, undefined, (abortSignal) =>
-        c.upsertEntity(
-          {
-            partitionKey: safeKey(meta.callId),
-            rowKey: recordingRow(meta.seq),
-            status: meta.status,
-            expiresAt: meta.expiresAt ?? '',
-            data: JSON.stringify(meta),
-          },
-          'Replace',
-          { abortSignal },
-        ),
+        c.upsertEntity(recordingEntity(meta), 'Replace', { abortSignal }),
       ),
     );
   }
 
   async getRecording(callId: string, seq: number): Promise<RecordingMeta | null> {
-    try {
-      const e = await this.tables.run((c) =>
-        withTimeout(this.timeoutMs, undefined, (abortSignal) =>
-          c.getEntity<{ data: string }>(safeKey(callId), recordingRow(seq), { abortSignal }),
-        ),
-      );
-      return JSON.parse(e.data) as RecordingMeta;
-    } catch (err) {
-      if (isStatus(err, 404)) return null;
-      throw err;
-    }
+    return (await this.getRecordingVersion(callId, seq))?.meta ?? null;
   }
 
   async getRecordingVersion(callId: string, seq: number): Promise<VersionedRecording | null> {
@@ -213,17 +204,7 @@ export class TableRecordStore implements RecordStore, VersionedRecordStore {
     try {
       await this.tables.run((c) =>
         withTimeout(this.timeoutMs, undefined, (abortSignal) =>
-          c.updateEntity(
-            {
-              partitionKey: safeKey(meta.callId),
-              rowKey: recordingRow(meta.seq),
-              status: meta.status,
-              expiresAt: meta.expiresAt ?? '',
-              data: JSON.stringify(meta),
-            },
-            'Replace',
-            { etag, abortSignal },
-          ),
+          c.updateEntity(recordingEntity(meta), 'Replace', { etag, abortSignal }),
         ),
       );
       return true;
