@@ -102,6 +102,12 @@ function invocation(
 /** host.json's queues.maxPollingInterval. */
 const MAX_POLLING_MS = 1000;
 
+/** The longest wait between polls of an empty queue: scaled timers (IVR_TEST_TIMER_SCALE, tests and dev) are polled for as much faster. */
+function maxPollingMs(): number {
+  const scale = Number(process.env.IVR_TEST_TIMER_SCALE ?? 1);
+  return scale > 0 && scale < 1 ? Math.max(50, MAX_POLLING_MS * scale) : MAX_POLLING_MS;
+}
+
 /**
  * Log lines to stdout, written once per turn of the event loop: a write to a pipe is
  * synchronous, and one per line would hold every request behind a slow reader.
@@ -238,20 +244,25 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', () => ok());
   });
   // In Azure the host's queue listeners run beside the worker and never hold its first HTTP
-  // request: here too they start in the background once HTTP is served. One that cannot start
-  // (a bad connection setting) is logged, as the host does, and HTTP goes on.
+  // request: here they start one polling interval after HTTP is served, so loading the Queue
+  // SDK does not hold the first call of a cold start either. One that cannot start (a bad
+  // connection setting) is logged, as the host does, and HTTP goes on.
+  let closing = false;
   const pollers: Promise<Array<() => Promise<void>>> =
     options.pollQueues === false
       ? Promise.resolve([])
-      : startQueuePollers(all, log).catch((err: Error) => {
-          log(`queue functions not started: ${err.message}`);
-          return [];
-        });
+      : new Promise<void>((ready) => setTimeout(ready, maxPollingMs()).unref())
+          .then(() => (closing ? [] : startQueuePollers(all, log)))
+          .catch((err: Error) => {
+            log(`queue functions not started: ${err.message}`);
+            return [];
+          });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     close: async () => {
+      closing = true;
       for (const stop of await pollers) await stop();
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));
@@ -266,9 +277,7 @@ async function startQueuePollers(
 ): Promise<Array<() => Promise<void>>> {
   const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
   if (queues.length === 0) return [];
-  // Scaled timers (IVR_TEST_TIMER_SCALE, tests and dev) are polled for as much faster.
-  const scale = Number(process.env.IVR_TEST_TIMER_SCALE ?? 1);
-  const maxPollingMs = scale > 0 && scale < 1 ? Math.max(50, MAX_POLLING_MS * scale) : MAX_POLLING_MS;
+  const pollingMs = maxPollingMs();
   // The same connection logic as the app: a connection string or an identity-based connection.
   const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
   const connections = new Map<string, StorageClients>();
@@ -336,7 +345,7 @@ async function startQueuePollers(
           );
           // As the Functions host does: an empty queue is polled less and less often, up to
           // host.json's queues.maxPollingInterval; a message brings the pace back at once.
-          idleWait = receivedMessageItems.length === 0 ? Math.min(maxPollingMs, idleWait * 2 || 50) : 0;
+          idleWait = receivedMessageItems.length === 0 ? Math.min(pollingMs, idleWait * 2 || 50) : 0;
           if (idleWait > 0) await new Promise((r) => setTimeout(r, idleWait));
         } catch (err) {
           if (!stopped) log(`[${reg.name}] queue poll failed: ${(err as Error).message}`);

@@ -4,7 +4,8 @@ import { CallbackAuthenticator } from './auth/callbackAuth';
 import { loadSettings, parseTestLookupHosts, type Settings } from './config/settings';
 import type { FlowCatalog } from './flows/loader';
 import { LiveFlows } from './flows/live';
-import { createCredential, GraphClient, tokenGetter } from './graph/graphClient';
+import { createCredential, defaultTransport, GraphClient, tokenGetter } from './graph/graphClient';
+import { warmNotificationParser } from './graph/notifications';
 import { CallService, type CallObserver, type LookupQueue, type RecordingJobQueue } from './ivr/callService';
 import { OUTBOUND_WEBHOOK_SUBJECT } from './ivr/outbound';
 import { RecordingArchiver, type RecordingJob } from './ivr/recordingArchiver';
@@ -265,6 +266,9 @@ export function createApp(settings: Settings, overrides: AppOverrides = {}): App
         ['Graph token', () => getToken()],
         ['flows', () => flows()],
         ['calls table', () => store.warmUp()],
+        // The first notification's own one-time work: the Graph connection pool and its TLS
+        // context, and zod's compiled parsers of a notification.
+        ['call path', () => (defaultTransport(), warmNotificationParser())],
       ];
       const results = await Promise.allSettled(steps.map(([, run]) => Promise.resolve().then(run)));
       return results.flatMap((r, i) =>

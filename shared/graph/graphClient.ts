@@ -142,7 +142,8 @@ function baseTarget(baseUrl: string): Target {
 }
 
 let sharedTransport: KeepAliveTransport | null = null;
-function defaultTransport(): KeepAliveTransport {
+/** The process's Graph connection pool; made ahead of the first call by the warm-up (its TLS context costs milliseconds). */
+export function defaultTransport(): KeepAliveTransport {
   sharedTransport ??= new KeepAliveTransport();
   return sharedTransport;
 }

@@ -196,3 +196,28 @@ export function calledIdentities(call: CallResource): string[] {
   }
   return [...new Set([...phones, ...apps].filter((x): x is string => Boolean(x)))];
 }
+
+/**
+ * Parses one incoming-call notification of the platform's shape, so zod compiles its parsers
+ * during the warm-up rather than on a cold instance's first call.
+ */
+export function warmNotificationParser(): NotificationBatch {
+  const phone = (id: string) => ({ phone: { id } });
+  return parseNotificationBatch({
+    value: [
+      {
+        changeType: 'created',
+        resourceUrl: '/communications/calls/00000000-0000-0000-0000-000000000000',
+        resourceData: {
+          '@odata.type': '#microsoft.graph.call',
+          state: 'incoming',
+          direction: 'incoming',
+          callRoutes: [{ original: phone('+10000000000'), final: phone('+10000000000') }],
+          source: { identity: phone('+10000000001') },
+          targets: [{ identity: { applicationInstance: { id: '00000000-0000-0000-0000-000000000000' } } }],
+          tenantId: '00000000-0000-0000-0000-000000000000',
+        },
+      },
+    ],
+  });
+}

@@ -15,6 +15,7 @@ import {
   parseNotifications,
   truncate,
   type ParsedNotification,
+  warmNotificationParser,
 } from '../../shared/graph/notifications';
 import { operationResourceSchema } from '../../shared/graph/schemas';
 import { seedNotifications, seedsAvailable } from '../support/seeds';
@@ -427,5 +428,20 @@ describe('bounded strings', () => {
     expect(asStrings.notifications).toEqual(asNumbers.notifications);
     expect(asNumbers.notifications.map((n) => n.kind)).toContain('operation');
     expect(asNumbers.notifications.filter((n) => n.kind === 'other').length).toBeGreaterThan(0);
+  });
+});
+
+describe('warm-up', () => {
+  it('parses its sample as one incoming call, so the warm-up compiles the parsers a first call uses', () => {
+    const batch = warmNotificationParser();
+    expect(batch.problems).toEqual([]);
+    expect(batch.notifications).toHaveLength(1);
+    const [n] = batch.notifications;
+    expect(n).toMatchObject({
+      kind: 'call',
+      callId: '00000000-0000-0000-0000-000000000000',
+      changeType: 'created',
+      call: { state: 'incoming', direction: 'incoming' },
+    });
   });
 });
