@@ -495,6 +495,22 @@ describe('phone numbers and identities', () => {
     expect(ids).toEqual(['+14255550101', '+14255550102', '+14255550103', 'app-a', 'app-b', 'app-c']);
     expect(calledIdentities(call({}))).toEqual([]);
   });
+
+  test('calledIdentities: a route or target missing any part is read for what it has', () => {
+    const ids = calledIdentities(
+      call({
+        callRoutes: [
+          { final: { phone: { id: '+14255550101' } } },
+          { original: { user: { id: 'u' } }, final: { applicationInstance: { id: 'app-a' } } },
+          { original: { applicationInstance: { id: 'app-b' } }, final: { user: { id: 'u' } } },
+          { original: { phone: { id: '+14255550102' } } },
+          {},
+        ],
+        targets: [{}, { identity: { phone: { id: '+14255550103' } } }, { identity: { user: { id: 'u' } } }],
+      }),
+    );
+    expect(ids).toEqual(['+14255550101', '+14255550102', '+14255550103', 'app-a', 'app-b']);
+  });
 });
 
 describe('the notification envelope and urls', () => {
@@ -554,5 +570,8 @@ describe('the notification envelope and urls', () => {
     expect(truncate('mm😀', 4)).toBe('mm😀');
     expect(truncate('abc', 3)).toBe('abc');
     expect(truncate('abcd', 3)).toBe('abc');
+    // Within the bound nothing is cut, whatever the text ends with (the cut only guards itself).
+    expect(truncate('ab\uD83D', 3)).toBe('ab\uD83D');
+    expect(truncate('ab\uD83D', 10)).toBe('ab\uD83D');
   });
 });
