@@ -242,6 +242,25 @@ describe('requests and answers', () => {
     }
   });
 
+  test('without an injected sleep, a retry waits Retry-After on a timer', async () => {
+    script = [{ status: 503, headers: { 'retry-after': '0.01' } }, { status: 202 }];
+    const timers = jest.spyOn(global, 'setTimeout');
+    try {
+      const c = new GraphClient({
+        baseUrl: base,
+        getToken: async () => 'tok',
+        maxAttempts: 2,
+        budgetMs: 5000,
+        requestTimeoutMs: 2000,
+      });
+      expect((await c.callAction('abc', 'answer', {})).status).toBe(202);
+      expect(seen).toHaveLength(2);
+      expect(timers.mock.calls.filter(([, ms]) => ms === 10)).toHaveLength(1);
+    } finally {
+      timers.mockRestore();
+    }
+  });
+
   test('the last attempt is not followed by a wait', async () => {
     script = [{ status: 503 }, { status: 503 }];
     const { c, waits } = client({ maxAttempts: 2 });

@@ -180,6 +180,17 @@ describe('send over http', () => {
     }
   });
 
+  test('close ends the kept-alive connections', async () => {
+    const t = new KeepAliveTransport();
+    await t.send('GET', new URL(`http://127.0.0.1:${port}/`), {}, undefined, 2000);
+    const [socket] = [...sockets.keys()];
+    const closed = new Promise<void>((ok) => socket!.once('close', () => ok()));
+    expect(socket!.destroyed).toBe(false);
+    t.close();
+    await closed;
+    expect(socket!.destroyed).toBe(true);
+  });
+
   test('an answer that stalls mid-body fails with a timeout', async () => {
     answer = (res) => {
       res.writeHead(200, { 'content-length': '10' });
