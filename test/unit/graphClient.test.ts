@@ -175,6 +175,12 @@ describe('requests and answers', () => {
     expect(seen[0]!.url).toBe('/v1.0/communications/calls/x%3Fy/answer');
   });
 
+  test('a base URL without a path (a local simulator) puts the Graph path at the root', async () => {
+    const { c } = client({ baseUrl: base.replace(/\/v1\.0$/, '') });
+    await c.callAction('abc', 'answer', {});
+    expect(seen[0]!.url).toBe('/communications/calls/abc/answer');
+  });
+
   test('only a 2xx answer is a success: a 300 is an error, sent once', async () => {
     script = [{ status: 300 }, { status: 202 }];
     const { c } = client();
