@@ -175,6 +175,12 @@ describe('requests and answers', () => {
     expect(seen[0]!.url).toBe('/v1.0/communications/calls/x%3Fy/answer');
   });
 
+  test('a base URL without a path (a local simulator) puts the Graph path at the root', async () => {
+    const { c } = client({ baseUrl: base.replace(/\/v1\.0$/, '') });
+    await c.callAction('abc', 'answer', {});
+    expect(seen[0]!.url).toBe('/communications/calls/abc/answer');
+  });
+
   test('only a 2xx answer is a success: a 300 is an error, sent once', async () => {
     script = [{ status: 300 }, { status: 202 }];
     const { c } = client();
@@ -239,6 +245,25 @@ describe('requests and answers', () => {
       expect(again.waits).toEqual([4999]);
     } finally {
       jest.restoreAllMocks();
+    }
+  });
+
+  test('without an injected sleep, a retry waits Retry-After on a timer', async () => {
+    script = [{ status: 503, headers: { 'retry-after': '0.01' } }, { status: 202 }];
+    const timers = jest.spyOn(global, 'setTimeout');
+    try {
+      const c = new GraphClient({
+        baseUrl: base,
+        getToken: async () => 'tok',
+        maxAttempts: 2,
+        budgetMs: 5000,
+        requestTimeoutMs: 2000,
+      });
+      expect((await c.callAction('abc', 'answer', {})).status).toBe(202);
+      expect(seen).toHaveLength(2);
+      expect(timers.mock.calls.filter(([, ms]) => ms === 10)).toHaveLength(1);
+    } finally {
+      timers.mockRestore();
     }
   });
 

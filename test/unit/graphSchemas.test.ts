@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  answerBodySchema,
   callResourceSchema,
   cancelMediaProcessingBodySchema,
   chatInfoSchema,
@@ -16,8 +17,12 @@ import {
   playPromptBodySchema,
   recordResponseBodySchema,
   redirectBodySchema,
+  rejectBodySchema,
+  resultInfoSchema,
   subscribeToToneBodySchema,
   targetIdentitySetSchema,
+  toneInfoSchema,
+  transferBodySchema,
 } from '../../shared/graph/schemas';
 
 /**
@@ -225,5 +230,178 @@ describe('what the bot sends', () => {
       const chatInfo = { '@odata.type': '#microsoft.graph.chatInfo', threadId: 't', messageId: '0' };
       ok(createCallBodySchema, { ...base, meetingInfo: organizer, chatInfo });
     });
+  });
+});
+
+/**
+ * Every value of the enums Graph defines (../shared/graph/v1.0-calls.csdl.xml), listed here by
+ * hand, and every fixed `@odata.type`: a value dropped or misspelt in a schema refuses what
+ * Graph sends, or lets the bot send what Graph does not know.
+ */
+describe('every enum value and @odata.type Graph defines', () => {
+  test('each of the 17 tones of a toneInfo, and no other', () => {
+    const tones = ['tone0', 'tone1', 'tone2', 'tone3', 'tone4', 'tone5', 'tone6', 'tone7', 'tone8', 'tone9'];
+    for (const tone of [...tones, 'star', 'pound', 'a', 'b', 'c', 'd', 'flash'])
+      expect(toneInfoSchema.safeParse({ sequenceId: 1, tone }).data).toEqual({ sequenceId: 1, tone });
+    for (const tone of ['', 'tone10', 'hash', 'A', '#']) bad(toneInfoSchema, { sequenceId: 1, tone });
+  });
+
+  test('each call state (with ringing, which Graph also sends), and no other', () => {
+    const states = [
+      'incoming',
+      'establishing',
+      'ringing',
+      'established',
+      'hold',
+      'transferring',
+      'transferAccepted',
+      'redirecting',
+      'terminating',
+      'terminated',
+      'unknownFutureValue',
+    ];
+    for (const state of states) expect(callResourceSchema.parse({ state }).state).toBe(state);
+    for (const state of ['', 'Established', 'active', 'ended']) bad(callResourceSchema, { state });
+  });
+
+  test('each operation status, and no other', () => {
+    for (const status of ['notStarted', 'running', 'completed', 'failed', 'unknownFutureValue'])
+      expect(operationResourceSchema.parse({ status }).status).toBe(status);
+    for (const status of ['', 'Completed', 'succeeded']) bad(operationResourceSchema, { status });
+    bad(operationResourceSchema, {});
+  });
+
+  test('an echoed clientContext that is no safe id is refused with the rule it breaks', () => {
+    expect(operationResourceSchema.parse({ status: 'running', clientContext: x(256) }).clientContext).toBe(
+      x(256),
+    );
+    expect(
+      operationResourceSchema.parse({ status: 'running', clientContext: null }).clientContext,
+    ).toBeNull();
+    const refused = operationResourceSchema.safeParse({ status: 'running', clientContext: x(257) });
+    expect(refused.error?.issues.map((i) => [i.path, i.message])).toEqual([
+      [
+        ['clientContext'],
+        'must be 1-256 characters of well-formed Unicode, without control characters or / \\ # ?',
+      ],
+    ]);
+  });
+
+  test("resultInfo and completionReason are cut to Graph's length, never refused", () => {
+    const info = resultInfoSchema.parse({ code: '500', subcode: 8515, message: x(600) });
+    expect(info).toEqual({ code: 500, subcode: 8515, message: x(512) });
+    expect(resultInfoSchema.parse({ code: 200, message: 'ok' }).message).toBe('ok');
+    const op = operationResourceSchema.parse({ status: 'completed', completionReason: x(65) });
+    expect(op.completionReason).toBe(x(64));
+    bad(resultInfoSchema, { message: 'no code' });
+  });
+
+  test('a call resource may carry its tenant, kept only when GUID-like', () => {
+    expect(callResourceSchema.parse({ tenantId: GUID }).tenantId).toBe(GUID);
+    expect(callResourceSchema.parse({ tenantId: 'contoso.com' }).tenantId).toBeNull();
+  });
+
+  test('a prompt is a mediaPrompt', () => {
+    bad(playPromptBodySchema, {
+      prompts: [{ ...prompt, '@odata.type': '#microsoft.graph.prompt' }],
+      clientContext: 'c',
+    });
+    bad(playPromptBodySchema, { prompts: [{ mediaInfo: prompt.mediaInfo }], clientContext: 'c' });
+  });
+
+  test('an invitation target is an invitationParticipantInfo', () => {
+    ok(transferBodySchema, { transferTarget: target });
+    bad(transferBodySchema, {
+      transferTarget: { ...target, '@odata.type': '#microsoft.graph.participantInfo' },
+    });
+    bad(transferBodySchema, { transferTarget: { identity: phone } });
+  });
+
+  test('answer: audio only, a service-hosted media config, an http(s) callback', () => {
+    const body = {
+      callbackUri: 'https://bot/api/calls',
+      acceptedModalities: ['audio'],
+      mediaConfig: {
+        '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
+        preFetchMedia: [{ uri: 'https://m/x.wav', resourceId: 'r' }],
+      },
+    };
+    ok(answerBodySchema, body);
+    for (const acceptedModalities of [['video'], [], ['audio', 'audio'], ['']])
+      bad(answerBodySchema, { ...body, acceptedModalities });
+    bad(answerBodySchema, {
+      ...body,
+      mediaConfig: { '@odata.type': '#microsoft.graph.appHostedMediaConfig' },
+    });
+    bad(answerBodySchema, { ...body, callbackUri: 'ftp://bot/api/calls' });
+  });
+
+  test('reject: none, busy or forbidden', () => {
+    for (const reason of ['none', 'busy', 'forbidden'])
+      ok(rejectBodySchema, { reason, callbackUri: 'https://bot/api/calls' });
+    for (const reason of ['', 'unknownFutureValue', 'declined'])
+      bad(rejectBodySchema, { reason, callbackUri: 'https://bot/api/calls' });
+  });
+
+  test('recordResponse: each of the 12 stop tones, and no other', () => {
+    const body = (stopTones: string[]) => ({
+      bargeInAllowed: true,
+      initialSilenceTimeoutInSeconds: 5,
+      maxSilenceTimeoutInSeconds: 5,
+      maxRecordDurationInSeconds: 120,
+      playBeep: false,
+      stopTones,
+      clientContext: 'c',
+    });
+    ok(recordResponseBodySchema, body(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#']));
+    for (const tone of ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'])
+      ok(recordResponseBodySchema, body([tone]));
+    for (const tone of ['', 'A', 'pound', '10']) bad(recordResponseBodySchema, body([tone]));
+    bad(recordResponseBodySchema, { ...body([]), maxRecordDurationInSeconds: 121 });
+    bad(recordResponseBodySchema, { ...body([]), initialSilenceTimeoutInSeconds: 1.5 });
+  });
+
+  test('a chatInfo and each kind of meetingInfo carry their own @odata.type', () => {
+    const chat = { '@odata.type': '#microsoft.graph.chatInfo', threadId: 't', messageId: 'm' };
+    ok(chatInfoSchema, chat);
+    bad(chatInfoSchema, { ...chat, '@odata.type': '#microsoft.graph.chatMessageInfo' });
+    const organizer = { '@odata.type': '#microsoft.graph.organizerMeetingInfo', organizer: phone };
+    ok(meetingInfoSchema, organizer);
+    bad(meetingInfoSchema, { ...organizer, '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo' });
+    const join = { '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo', joinMeetingId: '1' };
+    ok(meetingInfoSchema, join);
+    bad(meetingInfoSchema, { ...join, '@odata.type': '#microsoft.graph.organizerMeetingInfo' });
+    bad(meetingInfoSchema, { ...join, '@odata.type': '#microsoft.graph.meetingInfo' });
+    bad(meetingInfoSchema, { joinMeetingId: '1' });
+  });
+
+  test('create call: a call, from a participantInfo source, audio only', () => {
+    const base = {
+      '@odata.type': '#microsoft.graph.call',
+      callbackUri: 'https://bot/api/calls',
+      requestedModalities: ['audio'],
+      mediaConfig: { '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' },
+      tenantId: GUID,
+      targets: [target],
+    };
+    const source = {
+      '@odata.type': '#microsoft.graph.participantInfo',
+      identity: { applicationInstance: { id: 'i' } },
+    };
+    ok(createCallBodySchema, { ...base, source });
+    bad(createCallBodySchema, {
+      ...base,
+      source: { ...source, '@odata.type': '#microsoft.graph.identitySet' },
+    });
+    bad(createCallBodySchema, { ...base, '@odata.type': '#microsoft.graph.callRecord' });
+    bad(createCallBodySchema, { ...base, requestedModalities: ['video'] });
+    bad(createCallBodySchema, { ...base, requestedModalities: [''] });
+    bad(createCallBodySchema, { ...base, mediaConfig: { '@odata.type': '' } });
+    bad(createCallBodySchema, { ...base, callbackUri: 'bot/api/calls' });
+    // A join by meeting id needs no chatInfo; only the organizer's does.
+    const join = { '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo', joinMeetingId: '1' };
+    expect(
+      createCallBodySchema.parse({ ...base, targets: undefined, meetingInfo: join }).meetingInfo,
+    ).toEqual(join);
   });
 });

@@ -2,6 +2,7 @@ import {
   calledIdentities,
   callerOf,
   isSafeId,
+  normalizePhone,
   MAX_COMPLETION_REASON_LENGTH,
   MAX_IDENTITY_ID_LENGTH,
   MAX_IDENTITY_LENGTH,
@@ -428,6 +429,151 @@ describe('bounded strings', () => {
     expect(asStrings.notifications).toEqual(asNumbers.notifications);
     expect(asNumbers.notifications.map((n) => n.kind)).toContain('operation');
     expect(asNumbers.notifications.filter((n) => n.kind === 'other').length).toBeGreaterThan(0);
+  });
+});
+
+describe('phone numbers and identities', () => {
+  test('normalizePhone: E.164 with or without its +, tel: and separators dropped, else null', () => {
+    const cases: Array<[string | null | undefined, string | null]> = [
+      [undefined, null],
+      [null, null],
+      ['', null],
+      ['+14255550100', '+14255550100'],
+      ['tel:+14255550100', '+14255550100'],
+      ['TEL:+14255550100', '+14255550100'],
+      ['+1 (425) 555-0100', '+14255550100'],
+      ['+1.425.555.0100', '+14255550100'],
+      ['+1\t425 555 0100', '+14255550100'],
+      ['14255550100', '+14255550100'],
+      // The + form: 2 to 15 digits, not starting with 0.
+      ['+12', '+12'],
+      ['+1', null],
+      ['+123456789012345', '+123456789012345'],
+      ['+1234567890123456', null],
+      ['+04255550100', null],
+      // Without the +: 7 to 15 digits, not starting with 0.
+      ['1234567', '+1234567'],
+      ['123456', null],
+      ['123456789012345', '+123456789012345'],
+      ['1234567890123456', null],
+      ['04255550100', null],
+      // Nothing else around or inside the number.
+      ['x+14255550100', null],
+      ['+14255550100x', null],
+      ['+1425tel:5550100', null],
+      ['+1425/5550100', null],
+      ['sip:+14255550100', null],
+    ];
+    for (const [input, expected] of cases) expect([input, normalizePhone(input)]).toEqual([input, expected]);
+  });
+
+  test('callerOf: a phone first, then a Teams user, then an application instance; else withheld', () => {
+    const from = (identity: unknown) => callerOf(call({ source: { identity } }));
+    const all = { phone: { id: '+14255550100' }, user: { id: 'u1' }, applicationInstance: { id: 'i1' } };
+    expect(from(all)).toBe('+14255550100');
+    expect(from({ ...all, phone: { id: 'anonymous' } })).toBe('user:u1');
+    expect(from({ ...all, phone: undefined, user: { id: '' } })).toBe('app:i1');
+    expect(from({ application: { id: 'bot' }, guest: { id: 'g' } })).toBeNull();
+    expect(callerOf(call({}))).toBeNull();
+  });
+
+  test('calledIdentities: dialed numbers (route original, route final, targets) before application instances, each once', () => {
+    const ids = calledIdentities(
+      call({
+        callRoutes: [
+          {
+            original: { phone: { id: '+14255550101' }, applicationInstance: { id: 'app-a' } },
+            final: { phone: { id: 'tel:+14255550102' }, applicationInstance: { id: 'app-b' } },
+          },
+          { original: { phone: { id: '+14255550101' } }, final: { user: { id: 'u' } } },
+        ],
+        targets: [
+          { identity: { phone: { id: '14255550103' }, applicationInstance: { id: 'app-c' } } },
+          { identity: { applicationInstance: { id: 'app-a' } } },
+        ],
+      }),
+    );
+    expect(ids).toEqual(['+14255550101', '+14255550102', '+14255550103', 'app-a', 'app-b', 'app-c']);
+    expect(calledIdentities(call({}))).toEqual([]);
+  });
+
+  test('calledIdentities: a route or target missing any part is read for what it has', () => {
+    const ids = calledIdentities(
+      call({
+        callRoutes: [
+          { final: { phone: { id: '+14255550101' } } },
+          { original: { user: { id: 'u' } }, final: { applicationInstance: { id: 'app-a' } } },
+          { original: { applicationInstance: { id: 'app-b' } }, final: { user: { id: 'u' } } },
+          { original: { phone: { id: '+14255550102' } } },
+          {},
+        ],
+        targets: [{}, { identity: { phone: { id: '+14255550103' } } }, { identity: { user: { id: 'u' } } }],
+      }),
+    );
+    expect(ids).toEqual(['+14255550101', '+14255550102', '+14255550103', 'app-a', 'app-b']);
+  });
+});
+
+describe('the notification envelope and urls', () => {
+  test('NotificationFormatError joins its problems and names itself', () => {
+    let error: unknown;
+    try {
+      parseNotificationBatch({ value: 'x', other: 1 });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(NotificationFormatError);
+    const e = error as NotificationFormatError;
+    expect(e.name).toBe('NotificationFormatError');
+    expect(e.problems).toEqual(['value: Invalid input: expected array, received string']);
+    expect(e.message).toBe('value: Invalid input: expected array, received string');
+    expect(new NotificationFormatError(['a', 'b']).message).toBe('a; b');
+  });
+
+  test('a call url is /communications/calls/<id> or /app/calls/<id>, any case, from its start', () => {
+    expect(only(item('/Communications/CALLS/c1', {}))).toMatchObject({ kind: 'call', callId: 'c1' });
+    expect(only(item('/app/calls/c1/operations/o1', { status: 'running' }))).toMatchObject({
+      kind: 'operation',
+      callId: 'c1',
+      operationId: 'o1',
+    });
+    for (const url of [
+      '/x/communications/calls/c1',
+      'communications/calls/c1',
+      '/communications/calls/',
+      '/communications/calls/c1/',
+      '/communications/calls/c1#x',
+      '/communications/calls/c1/operations/',
+      '/communications/calls/c1/operations/o1?x=1',
+      '/communications/call/c1',
+    ]) {
+      expect(only(item(url, {}))).toEqual({ kind: 'other', resourceUrl: url, changeType: 'updated' });
+    }
+  });
+
+  test('an operation notification: each bad element is reported at its own index, a single one at resourceData', () => {
+    expect(problemsOf(item(OP, { status: 'wobbly' }))).toEqual([
+      expect.stringMatching(/^value\.0\.resourceData\.status: /),
+    ]);
+    expect(problemsOf(item(OP, [{ status: 'wobbly' }, { status: 'x' }]))).toEqual([
+      expect.stringMatching(/^value\.0\.resourceData\.0\.status: /),
+      expect.stringMatching(/^value\.0\.resourceData\.1\.status: /),
+    ]);
+    expect(problemsOf(item(CALL, [{ state: 'x' }, { state: 'y' }]))).toEqual([
+      expect.stringMatching(/^value\.0\.resourceData\.0\.state: /),
+      expect.stringMatching(/^value\.0\.resourceData\.1\.state: /),
+    ]);
+  });
+
+  test('truncate never keeps half a surrogate pair, and leaves whole pairs before the cut alone', () => {
+    expect(truncate('😀mmmmmm', 5)).toBe('😀mmm');
+    expect(truncate('mm😀', 3)).toBe('mm');
+    expect(truncate('mm😀', 4)).toBe('mm😀');
+    expect(truncate('abc', 3)).toBe('abc');
+    expect(truncate('abcd', 3)).toBe('abc');
+    // Within the bound nothing is cut, whatever the text ends with (the cut only guards itself).
+    expect(truncate('ab\uD83D', 3)).toBe('ab\uD83D');
+    expect(truncate('ab\uD83D', 10)).toBe('ab\uD83D');
   });
 });
 

@@ -1,0 +1,86 @@
+// Runs StrykerJS's mutants one Jest file each, in one Jest run: for a machine too loaded for
+// Stryker's own runner (one Jest start per mutant). See docs/testing.md, "Round 3".
+//
+//   npx stryker run --mutate '<files>' --dryRunOnly --cleanTempDir false --coverageAnalysis off \
+//     --checkers '' --concurrency 1 --tempDirName reports/tmp-h --reporters clear-text
+//   node scripts/mutantHarness.mjs reports/tmp-h/sandbox-* shared/graph/limits.ts=notifications,graphSchemas ...
+//
+// Each <file>=<suites> names a mutated file and the unit suites (test/unit/<suite>.test.ts) run
+// against its mutants. Every mutant of the file, for each suite, becomes a test file in the
+// sandbox that switches the mutant on before it loads the suite, so module-level (static)
+// mutants are scored too. A mutant is killed when any of its files fails. Writes
+// <sandbox>/harness-result.json and prints the survivors with their code. HARNESS_MINUTES
+// bounds the Jest run (default 60): a file not reported by then is a timeout.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import process from 'node:process';
+
+const [sandbox, ...specs] = process.argv.slice(2);
+if (!sandbox || specs.length === 0) {
+  process.stderr.write('usage: node scripts/mutantHarness.mjs <sandbox> <file>=<suite,suite> ...\n');
+  process.exit(2);
+}
+const dir = join(sandbox, 'test', 'harness');
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+
+const MUTANT = /stryMutAct_9fa48\("(\d+)"\)/g;
+const plan = [];
+for (const spec of specs) {
+  const [file, suites] = spec.split('=');
+  const source = readFileSync(join(sandbox, file), 'utf8');
+  const ids = [...new Set([...source.matchAll(MUTANT)].map((m) => m[1]))].sort((a, b) => a - b);
+  const tag = basename(file).split('.')[0];
+  for (const id of [...ids, 'none']) {
+    for (const suite of suites.split(',')) {
+      writeFileSync(
+        join(dir, `${tag}_${id}_${suite}.test.ts`),
+        `(globalThis as any).__stryker__ = { activeMutant: '${id}' };\nrequire('../unit/${suite}.test');\n`,
+      );
+    }
+  }
+  plan.push({ file, tag, ids, source });
+}
+
+const config = join(sandbox, 'jest.harness.config.js');
+// Two workers, each restarted after every file: a mutant that loops for ever holds one worker,
+// not the run; a file still unreported when the run's time is up counts as a timeout.
+writeFileSync(
+  config,
+  `module.exports = { ...require('./jest.config.js'), rootDir: __dirname, roots: ['<rootDir>/test/harness'],
+  testTimeout: 5000, maxWorkers: 2, workerIdleMemoryLimit: 1 };\n`,
+);
+const minutes = Number(process.env.HARNESS_MINUTES ?? 60);
+const run = spawnSync('npx', ['jest', '-c', 'jest.harness.config.js'], {
+  cwd: sandbox,
+  encoding: 'utf8',
+  timeout: minutes * 60_000,
+  killSignal: 'SIGKILL',
+  maxBuffer: 1 << 30,
+});
+const failed = new Map();
+for (const m of `${run.stdout}${run.stderr}`.matchAll(/^(PASS|FAIL) test\/harness\/(\S+)\.test\.ts/gm)) {
+  const [tag, id] = m[2].split('_');
+  const key = `${tag}_${id}`;
+  failed.set(key, (failed.get(key) ?? false) || m[1] === 'FAIL');
+}
+const print = (line) => process.stdout.write(`${line}\n`);
+const result = {};
+for (const { file, tag, ids, source } of plan) {
+  if (failed.get(`${tag}_none`) !== false)
+    throw new Error(`${file}: the suites do not pass with no mutant active`);
+  const survived = ids.filter((id) => failed.get(`${tag}_${id}`) === false);
+  const timeout = ids.filter((id) => !failed.has(`${tag}_${id}`));
+  const killed = ids.length - survived.length - timeout.length;
+  result[file] = { mutants: ids.length, killed, timeout, survived };
+  const score = ((100 * (killed + timeout.length)) / ids.length).toFixed(2);
+  print(
+    `${file}: ${killed} killed, ${timeout.length} timeout, ${survived.length} survived of ${ids.length} (${score}%)`,
+  );
+  for (const id of survived) {
+    const at = source.indexOf(`stryMutAct_9fa48("${id}")`);
+    print(`  ${id}: ${source.slice(at, at + 200).replace(/\s+/g, ' ')}`);
+  }
+}
+writeFileSync(join(sandbox, 'harness-result.json'), JSON.stringify(result, null, 2));
