@@ -321,3 +321,74 @@ describe('call variables', () => {
     expect(variableOf(outbound, 'toString')).toBeUndefined();
   });
 });
+
+describe('variables a call keeps', () => {
+  /** n variables set by earlier steps, none of them the collect node's `order`. */
+  const filled = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`v${i}`, `${i}`]));
+
+  it('a 65th variable is not kept: the call goes on and the failure names it', () => {
+    const ctx = { ...collecting(), vars: filled(64) };
+    const r = run(ctx, press('4711#'), ENV);
+    expect(r.ctx.node).toBe('lookup');
+    expect(r.ctx.vars).toEqual(filled(64));
+    expect(r.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'variables', message: 'more than 64 variables: "order" not kept' },
+    ]);
+  });
+
+  it('the 64th is kept, and a variable already set is replaced even at the cap', () => {
+    const below = run({ ...collecting(), vars: filled(63) }, press('4711#'), ENV).ctx;
+    expect(below.vars).toEqual({ ...filled(63), order: '4711' });
+    expect(below.failures).toEqual([]);
+    const full = { ...filled(63), order: '1' };
+    const replaced = run({ ...collecting(), vars: full }, press('4711#'), ENV).ctx;
+    expect(replaced.vars).toEqual({ ...full, order: '4711' });
+    expect(replaced.failures).toEqual([]);
+  });
+});
+
+describe('what an http request leaves on record', () => {
+  it('a timeout: the request without a status, the failure with its code and message', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const r = stepChecked(
+      ctx,
+      result(seq, { problem: 'timeout', message: 'no whole answer within 2000 ms' }),
+      ENV,
+    );
+    // No status key at all (toStrictEqual tells a missing key from one set to undefined).
+    expect(r.ctx.lookups).toStrictEqual([
+      { seq, node: 'lookup', outcome: 'timeout', at: expect.any(String) },
+    ]);
+    expect(r.ctx.failures).toEqual([
+      {
+        at: expect.any(String),
+        what: 'lookup',
+        code: 'timeout',
+        message: 'no whole answer within 2000 ms',
+      },
+    ]);
+  });
+
+  it('a 404: the status on both', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const r = stepChecked(ctx, result(seq, { status: 404 }), ENV);
+    expect(r.ctx.lookups).toEqual([
+      { seq, node: 'lookup', outcome: 'clientError', status: 404, at: expect.any(String) },
+    ]);
+    expect(r.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'lookup', status: 404, code: 'clientError', message: 'answered 404' },
+    ]);
+  });
+
+  it('a result after the hold prompt ended stops nothing', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const held = stepChecked(ctx, ev.completed(mediaSeq(ctx)), ENV).ctx;
+    expect(held.media).toBeNull();
+    const r = stepChecked(held, result(seq, { status: 404 }), ENV);
+    expect(kinds(r.commands)).toEqual(['playPrompt']);
+    expect(r.ctx.node).toBe('other');
+  });
+});
