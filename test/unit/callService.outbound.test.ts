@@ -5,6 +5,7 @@ import {
   type CallServiceDeps,
   type LimitDecision,
   type NumberLimits,
+  type OutcomeWebhooks,
 } from '../../shared/ivr/callService';
 import type { CallContext } from '../../shared/ivr/context';
 import type { OutboundWebhookStatus } from '../../shared/ivr/outbound';
@@ -109,7 +110,7 @@ const flows = {
 };
 const catalog: FlowCatalog = {
   byIdentity: new Map(Object.values(flows).map((f) => [f.flow.number, f])),
-  byId: new Map(Object.entries(flows)),
+  byId: new Map(Object.values(flows).map((f) => [f.id, f])),
   problems: [],
 };
 
@@ -121,6 +122,16 @@ interface Acquired {
 }
 
 function setup(over: Partial<CallServiceDeps> = {}, options: { createAnswer?: unknown } = {}) {
+  const sentHooks: Array<Parameters<OutcomeWebhooks['send']>[0]> = [];
+  /** What the next send throws, if anything. */
+  let hookFailure: Error | null = null;
+  const webhooks: OutcomeWebhooks = {
+    send: async (delivery) => {
+      if (hookFailure) throw hookFailure;
+      sentHooks.push(delivery);
+      return null;
+    },
+  };
   const store = new MemoryStore();
   const posts: Array<{ path: string; body: unknown }> = [];
   const actions: Array<{ callId: string; action: string }> = [];
@@ -192,6 +203,7 @@ function setup(over: Partial<CallServiceDeps> = {}, options: { createAnswer?: un
     log,
     now: () => NOW,
     limits,
+    webhooks,
     ...over,
   });
   return {
@@ -207,6 +219,8 @@ function setup(over: Partial<CallServiceDeps> = {}, options: { createAnswer?: un
     acquired,
     released,
     refuse: (d: LimitDecision) => void (decision = d),
+    sentHooks,
+    failHooks: (err: Error | null) => void (hookFailure = err),
   };
 }
 
@@ -662,6 +676,99 @@ describe('housekeeping', () => {
     expect(await service.keepAliveAll()).toEqual({ kept: 1, closed: 0 });
     expect(actions.filter((x) => x.action === 'keepAlive')).toEqual([
       { callId: 'graph-call-1', action: 'keepAlive' },
+    ]);
+  });
+});
+
+describe('the outcome webhook', () => {
+  const CALLBACK = 'https://hooks.example.com/ivr';
+  const ended = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: 'terminated', resultInfo: { code: 487, subcode: 0, message: 'no answer' } },
+        },
+      ],
+    })[0]!;
+
+  async function endUnanswered(s: ReturnType<typeof setup>) {
+    const placed = await s.service.placeCall({
+      from: '+14255550101',
+      to: '+12065550100',
+      callbackUrl: CALLBACK,
+    });
+    await s.service.handleNotification(ended('graph-call-1'), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    return placed.clientContext;
+  }
+
+  test('is queued once the ending is stored, with its id, event, URL, subject and body; then marked queued', async () => {
+    const s = setup();
+    const id = await endUnanswered(s);
+    const stored = s.store.rows.get(id)!.value;
+    expect(stored.phase).toBe('ended');
+    expect(s.sentHooks).toEqual([
+      {
+        id: `outbound.${id}.completed`,
+        event: 'outboundCall.completed',
+        url: CALLBACK,
+        subject: { kind: 'outboundCall', key: id },
+        createdAt: NOW.toISOString(),
+        data: expect.objectContaining({
+          id,
+          outcome: 'notAnswered',
+          callId: 'graph-call-1',
+          from: '+14255550101',
+        }),
+      },
+    ]);
+    expect(stored.outbound?.webhook).toMatchObject({ status: 'pending', queued: true });
+  });
+
+  test('without webhooks configured it is recorded as failed, with the reason', async () => {
+    const s = setup({ webhooks: undefined });
+    const id = await endUnanswered(s);
+    expect(s.store.rows.get(id)!.value.outbound?.webhook).toMatchObject({
+      status: 'failed',
+      reason: 'webhooks are not configured (IVR_WEBHOOK_SECRET)',
+    });
+    expect(s.lines.filter((l) => l.message === 'outcome webhook not queued')).toEqual([
+      {
+        level: 'error',
+        message: 'outcome webhook not queued',
+        props: { callId: 'graph-call-1', reason: 'webhooks are not configured (IVR_WEBHOOK_SECRET)' },
+      },
+    ]);
+  });
+
+  test('a URL that can never be sent to is recorded as failed; the queue being away is left to the check timer', async () => {
+    const never = setup();
+    const refused = Object.assign(new Error('callbackUrl resolves to a private address'), {
+      name: 'WebhookError',
+    });
+    never.failHooks(refused);
+    const id = await endUnanswered(never);
+    expect(never.store.rows.get(id)!.value.outbound?.webhook).toMatchObject({
+      status: 'failed',
+      reason: 'callbackUrl resolves to a private address',
+    });
+
+    const away = setup();
+    away.failHooks(new Error('queue unavailable'));
+    const other = await endUnanswered(away);
+    const hook = away.store.rows.get(other)!.value.outbound?.webhook;
+    expect(hook).toMatchObject({ status: 'pending' });
+    expect(hook).not.toHaveProperty('queued');
+    expect(away.lines.filter((l) => l.level === 'warn' && l.message.startsWith('outcome webhook'))).toEqual([
+      {
+        level: 'warn',
+        message: 'outcome webhook not queued yet; its check timer will',
+        props: { callId: 'graph-call-1', error: 'queue unavailable' },
+      },
     ]);
   });
 });
