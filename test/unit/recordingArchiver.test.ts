@@ -42,10 +42,14 @@ function wav(dataBytes: number, extra = 0): Buffer {
 
 const SHORT = wav(24_000); // 1.5 s
 const LATE_DATA = wav(16_000, 5000); // its data chunk starts past the first 4 KiB
+// Its data chunk header at bytes 4092-4099: only half of it inside the first 4 KiB.
+const EDGE_DATA = wav(16_000, 4092 - 44);
 
 let server: Server;
 let base: string;
 let hits = 0;
+/** The server side of the stalled download's socket closing. */
+let stalledClosed: Promise<void> | null = null;
 
 function routes(req: IncomingMessage, res: ServerResponse): void {
   hits++;
@@ -53,7 +57,13 @@ function routes(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
   const status = /^\/status\/(\d+)$/.exec(path);
   if (status) return void res.writeHead(Number(status[1])).end();
-  const body = path === '/late-data.wav' ? LATE_DATA : SHORT;
+  if (path === '/stalls') {
+    // Headers and a first piece, then nothing: the download stays open until someone ends it.
+    stalledClosed = new Promise((ok) => req.socket.once('close', () => ok()));
+    res.writeHead(200, { 'content-type': 'audio/wav' });
+    return void res.write(SHORT.subarray(0, 100));
+  }
+  const body = path === '/late-data.wav' ? LATE_DATA : path === '/edge-data.wav' ? EDGE_DATA : SHORT;
   res.writeHead(200, { 'content-type': 'audio/wav' });
   // Small pieces: the header the archiver keeps is put together across chunks.
   for (let i = 0; i < body.length; i += 10) res.write(body.subarray(i, i + 10));
@@ -80,7 +90,7 @@ interface LogLine {
   props?: Record<string, unknown>;
 }
 
-function setup(options: { existing?: RecordingMeta; uploadFails?: boolean } = {}) {
+function setup(options: { existing?: RecordingMeta; uploadFails?: boolean; deadlineMs?: number } = {}) {
   const puts: RecordingMeta[] = [];
   const uploads: Array<{
     blobName: string;
@@ -121,7 +131,7 @@ function setup(options: { existing?: RecordingMeta; uploadFails?: boolean } = {}
     blobs,
     maxBytes: 1_000_000,
     allowLocalHttp: true,
-    downloadDeadlineMs: 10_000,
+    downloadDeadlineMs: options.deadlineMs ?? 10_000,
     log,
     now: () => NOW,
   });
@@ -284,6 +294,31 @@ describe('a download', () => {
     await archiver.archive(job({ recording: { location: `${base}/late-data.wav`, accessToken: TOKEN } }));
     expect(uploads[0]?.bytes).toEqual(LATE_DATA);
     expect(puts[0]).toMatchObject({ status: 'stored', bytes: LATE_DATA.length, durationSeconds: null });
+  });
+
+  test('the header read stops at exactly 4 KiB: a data chunk header across that line gives no duration', async () => {
+    const { archiver, puts } = setup();
+    await archiver.archive(job({ recording: { location: `${base}/edge-data.wav`, accessToken: TOKEN } }));
+    expect(puts[0]).toMatchObject({ status: 'stored', bytes: EDGE_DATA.length, durationSeconds: null });
+  });
+
+  test("a download that stalls fails at the archiver's own deadline, to be retried", async () => {
+    const { archiver, puts } = setup({ deadlineMs: 300 });
+    const result = await archiver.archive(
+      job({ recording: { location: `${base}/stalls`, accessToken: TOKEN } }),
+    );
+    expect(result).toEqual({ retry: 'download did not finish within the 300 ms deadline' });
+    expect(puts).toEqual([]);
+  });
+
+  test('an upload that fails closes the download at once (not at its deadline)', async () => {
+    const { archiver } = setup({ uploadFails: true, deadlineMs: 600_000 });
+    const result = await archiver.archive(
+      job({ recording: { location: `${base}/stalls`, accessToken: TOKEN } }),
+    );
+    expect(result).toEqual({ retry: 'blob service unavailable' });
+    // Resolves only when the connection is closed; left open, the test's own timeout fails it.
+    await stalledClosed;
   });
 
   test('a refused download (404) is lost at once, with its reason', async () => {
