@@ -102,6 +102,9 @@ describe('prompts', () => {
     for (let i = 0; resourceIdsCached() < 10_000; i++)
       resourceIdFor(`https://media.example.com/fill-${i}.wav`);
     expect(resourceIdsCached()).toBe(10_000);
+    // A URI already cached is answered from the cache: the full cache is kept.
+    resourceIdFor('https://media.example.com/cache-a.wav');
+    expect(resourceIdsCached()).toBe(10_000);
     // The 10,001st URI clears the full cache and is the only one kept.
     resourceIdFor('https://media.example.com/one-more.wav');
     expect(resourceIdsCached()).toBe(1);
