@@ -772,3 +772,73 @@ describe('the outcome webhook', () => {
     ]);
   });
 });
+
+describe('the observer', () => {
+  const incoming = (callId: string, to: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'created',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: {
+            state: 'incoming',
+            callRoutes: [{ original: { phone: { id: to } }, final: { phone: { id: to } } }],
+            source: { identity: { phone: { id: '+12065550123' } } },
+          },
+        },
+      ],
+    })[0]!;
+
+  function watched(over: Partial<CallServiceDeps> = {}) {
+    const requests: Array<{ kind: string; name: string; ordered: boolean; failure?: unknown }> = [];
+    const changes: Array<{ before: string | null; after: string }> = [];
+    const s = setup({
+      observer: {
+        changed: (before, after) => void changes.push({ before: before?.phase ?? null, after: after.phase }),
+        request: (kind, name, startedAt, endedAt, failure) =>
+          void requests.push({
+            kind,
+            name,
+            ordered: startedAt <= endedAt,
+            ...(failure ? { failure } : {}),
+          }),
+      },
+      ...over,
+    });
+    return { ...s, requests, changes };
+  }
+
+  test('hears each storage and Graph request of a call, and the change it made', async () => {
+    const { service, requests, changes } = watched();
+    await service.handleNotification(incoming('o1', FROM), { tenantId: TENANT });
+    expect(requests).toEqual([
+      { kind: 'storage', name: 'insert context', ordered: true },
+      { kind: 'graph', name: 'answer', ordered: true },
+    ]);
+    expect(changes).toEqual([{ before: null, after: 'incoming' }]);
+  });
+
+  test("hears a failed request with Graph's status and code, or storage's status code", async () => {
+    const refusing = {
+      callAction: async () => {
+        throw new GraphError(403, 'Forbidden', 'no', 'POST', '/communications/calls/o2/answer');
+      },
+    } as unknown as GraphClient;
+    const graphFails = watched({ graph: refusing });
+    await graphFails.service.handleNotification(incoming('o2', FROM), { tenantId: TENANT });
+    expect(graphFails.requests.filter((r) => r.failure)).toEqual([
+      { kind: 'graph', name: 'answer', ordered: true, failure: { status: 403, code: 'Forbidden' } },
+    ]);
+
+    const storageFails = watched();
+    storageFails.store.create = async () => {
+      throw Object.assign(new Error('throttled'), { statusCode: 503 });
+    };
+    await expect(
+      storageFails.service.handleNotification(incoming('o3', FROM), { tenantId: TENANT }),
+    ).rejects.toThrow('throttled');
+    expect(storageFails.requests).toEqual([
+      { kind: 'storage', name: 'insert context', ordered: true, failure: { status: 503, code: undefined } },
+    ]);
+  });
+});
