@@ -42,7 +42,9 @@ class MemoryStore implements CallStore {
   async keyFor(callId: string) {
     return `k${Buffer.from(callId).toString('hex')}`.padEnd(43, 'x').slice(0, 43);
   }
+  reads = 0;
   async get(key: string) {
+    this.reads++;
     const row = this.rows.get(key);
     return row ? structuredClone({ value: row.value, etag: row.etag }) : null;
   }
@@ -839,6 +841,99 @@ describe('the observer', () => {
     ).rejects.toThrow('throttled');
     expect(storageFails.requests).toEqual([
       { kind: 'storage', name: 'insert context', ordered: true, failure: { status: 503, code: undefined } },
+    ]);
+  });
+});
+
+describe('notifications the shell does not act on', () => {
+  const opNote = (callId: string, data: Record<string, unknown>) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: `/communications/calls/${callId}/operations/op-1`,
+          resourceData: { '@odata.type': '#microsoft.graph.playPromptOperation', ...data },
+        },
+      ],
+    })[0]!;
+  const callNote = (callId: string, data: Record<string, unknown>) =>
+    parseNotifications({
+      value: [{ changeType: 'updated', resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+  const KEY = 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcde';
+
+  test('an operation still running is not even read', async () => {
+    const { service, store, lines } = setup();
+    await service.handleNotification(opNote('c1', { status: 'running', clientContext: `${KEY}.1` }), {
+      tenantId: TENANT,
+    });
+    expect(store.reads).toBe(0);
+    expect(lines).toEqual([]);
+  });
+
+  test('an operation without our clientContext is logged and not read', async () => {
+    const { service, store, lines } = setup();
+    await service.handleNotification(opNote('c1', { status: 'completed', clientContext: 'theirs' }), {
+      tenantId: TENANT,
+    });
+    expect(store.reads).toBe(0);
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        message: 'operation notification without an IVR clientContext',
+        props: { callId: 'c1', operationId: 'op-1' },
+      },
+    ]);
+  });
+
+  test('an operation, a timer and a call update for unknown calls are each logged as such', async () => {
+    const { service, lines } = setup();
+    await service.handleNotification(opNote('c1', { status: 'failed', clientContext: `${KEY}.1` }), {
+      tenantId: TENANT,
+    });
+    await service.handleTimer({ clientContext: KEY, timerId: 'noInput-3' });
+    await service.handleNotification(callNote('c2', { state: 'established' }), { tenantId: TENANT });
+    expect(lines).toEqual([
+      { level: 'warn', message: 'operation notification for an unknown call', props: { callId: 'c1' } },
+      { level: 'warn', message: 'timer for an unknown call', props: { timerId: 'noInput-3' } },
+      {
+        level: 'warn',
+        message: 'notification for an unknown call',
+        props: { callId: 'c2', state: 'established' },
+      },
+    ]);
+  });
+
+  test('an update with neither a state nor a tone reads nothing', async () => {
+    const { service, store } = setup();
+    await service.handleNotification(callNote('c3', {}), { tenantId: TENANT });
+    expect(store.reads).toBe(0);
+  });
+
+  test("a notification naming another call than the context's, or from another tenant, changes nothing", async () => {
+    const { service, store, lines } = setup();
+    const placed = await service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const before = store.rows.get(placed.clientContext)!.etag;
+    await service.handleNotification(callNote('someone-else', { state: 'established' }), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    await service.handleNotification(callNote('graph-call-1', { state: 'established' }), {
+      tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+      contextKey: placed.clientContext,
+    });
+    expect(store.rows.get(placed.clientContext)!.etag).toBe(before);
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'notification does not belong to this call',
+        props: { callId: 'someone-else', contextCallId: 'graph-call-1' },
+      },
+      {
+        level: 'warn',
+        message: 'notification refused: its tenant is not the call tenant',
+        props: { callId: 'graph-call-1', tokenTenant: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' },
+      },
     ]);
   });
 });
