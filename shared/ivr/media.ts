@@ -18,6 +18,11 @@ export function resourceIdFor(uri: string): string {
 
 const resourceIds = new Map<string, string>();
 
+/** How many resource ids are cached now (the cache is bounded: tests check the bound). */
+export function resourceIdsCached(): number {
+  return resourceIds.size;
+}
+
 export function mediaInfo(flow: FlowFile, promptName: string): MediaInfo {
   const uri = flow.prompts[promptName];
   if (!uri) throw new Error(`no prompt named "${promptName}"`); // unreachable for validated flows

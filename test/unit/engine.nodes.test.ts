@@ -1,5 +1,12 @@
 import type { CallContext } from '../../shared/ivr/context';
-import { LOOKUP_GRACE_SECONDS, variableOf, type EngineEnv, type IvrEvent } from '../../shared/ivr/engine';
+import {
+  LOOKUP_GRACE_SECONDS,
+  runsBeforeCommit,
+  variableOf,
+  type Command,
+  type EngineEnv,
+  type IvrEvent,
+} from '../../shared/ivr/engine';
 import type { LookupAnswer } from '../../shared/ivr/lookup';
 import {
   CALLBACK_URI,
@@ -319,5 +326,161 @@ describe('call variables', () => {
     expect(variableOf(outbound, 'ticket')).toBe('T-2');
     expect(variableOf(outbound, 'severity')).toBe('high');
     expect(variableOf(outbound, 'toString')).toBeUndefined();
+  });
+});
+
+describe('variables a call keeps', () => {
+  /** n variables set by earlier steps, none of them the collect node's `order`. */
+  const filled = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`v${i}`, `${i}`]));
+
+  it('a 65th variable is not kept: the call goes on and the failure names it', () => {
+    const ctx = { ...collecting(), vars: filled(64) };
+    const r = run(ctx, press('4711#'), ENV);
+    expect(r.ctx.node).toBe('lookup');
+    expect(r.ctx.vars).toEqual(filled(64));
+    expect(r.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'variables', message: 'more than 64 variables: "order" not kept' },
+    ]);
+  });
+
+  it('the 64th is kept, and a variable already set is replaced even at the cap', () => {
+    const below = run({ ...collecting(), vars: filled(63) }, press('4711#'), ENV).ctx;
+    expect(below.vars).toEqual({ ...filled(63), order: '4711' });
+    expect(below.failures).toEqual([]);
+    const full = { ...filled(63), order: '1' };
+    const replaced = run({ ...collecting(), vars: full }, press('4711#'), ENV).ctx;
+    expect(replaced.vars).toEqual({ ...full, order: '4711' });
+    expect(replaced.failures).toEqual([]);
+  });
+});
+
+describe('what an http request leaves on record', () => {
+  it('a timeout: the request without a status, the failure with its code and message', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const r = stepChecked(
+      ctx,
+      result(seq, { problem: 'timeout', message: 'no whole answer within 2000 ms' }),
+      ENV,
+    );
+    // No status key at all (toStrictEqual tells a missing key from one set to undefined).
+    expect(r.ctx.lookups).toStrictEqual([
+      { seq, node: 'lookup', outcome: 'timeout', at: expect.any(String) },
+    ]);
+    expect(r.ctx.failures).toEqual([
+      {
+        at: expect.any(String),
+        what: 'lookup',
+        code: 'timeout',
+        message: 'no whole answer within 2000 ms',
+      },
+    ]);
+  });
+
+  it('a 404: the status on both', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const r = stepChecked(ctx, result(seq, { status: 404 }), ENV);
+    expect(r.ctx.lookups).toEqual([
+      { seq, node: 'lookup', outcome: 'clientError', status: 404, at: expect.any(String) },
+    ]);
+    expect(r.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'lookup', status: 404, code: 'clientError', message: 'answered 404' },
+    ]);
+  });
+
+  it('a result after the hold prompt ended stops nothing', () => {
+    const { ctx, commands } = lookingUp();
+    const seq = only(commands, 'lookup').seq;
+    const held = stepChecked(ctx, ev.completed(mediaSeq(ctx)), ENV).ctx;
+    expect(held.media).toBeNull();
+    const r = stepChecked(held, result(seq, { status: 404 }), ENV);
+    expect(kinds(r.commands)).toEqual(['playPrompt']);
+    expect(r.ctx.node).toBe('other');
+  });
+});
+
+describe('a collect node without a pattern', () => {
+  const PLAIN = loadFlow({
+    number: '+14255550100',
+    prompts: { enter: uri('enter'), lookup: uri('hold'), bye: uri('bye') },
+    default: { type: 'answer', start: 'enter' },
+    http: { allowedHosts: ['crm.contoso.example'] },
+    nodes: {
+      enter: {
+        type: 'collect',
+        prompt: 'enter',
+        into: 'pin',
+        minDigits: 4,
+        maxDigits: 6,
+        maxAttempts: 2,
+        next: 'lookup',
+        fallback: 'bye',
+      },
+      // No hold prompt: nothing plays while the request runs.
+      lookup: {
+        type: 'http',
+        method: 'GET',
+        url: 'https://crm.contoso.example/pins/{pin}',
+        timeoutSeconds: 2,
+        next: { success: 'bye', failure: 'bye' },
+      },
+      bye: { type: 'hangup' },
+    },
+  });
+  const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: PLAIN };
+  const waiting = () => {
+    toneSeq = 0;
+    const established = stepChecked(decided(CALLER, undefined, env).ctx, ev.established(), env).ctx;
+    return stepChecked(established, ev.completed(mediaSeq(established)), env).ctx;
+  };
+
+  it('takes digits only: a star anywhere in the entry makes it invalid', () => {
+    for (const keys of ['*1234#', '1234*#', '12*34#']) {
+      const r = run(waiting(), press(keys), env);
+      expect(r.ctx.node).toBe('enter');
+      expect(r.ctx.vars).toBeUndefined();
+      expect(r.ctx.menu).toEqual({ attempt: 2, digits: '', stage: 'prompt' });
+    }
+    const ok = run(waiting(), press('1234#'), env);
+    expect(ok.ctx.vars).toEqual({ pin: '1234' });
+    expect(ok.ctx.node).toBe('lookup');
+  });
+
+  it('an http node without a hold prompt plays nothing while its request runs', () => {
+    const r = run(waiting(), press('1234#'), env);
+    expect(kinds(r.commands).slice(-2)).toEqual(['lookup', 'startTimer']);
+    expect(r.ctx.media).toBeNull();
+  });
+});
+
+describe('runsBeforeCommit', () => {
+  it('the queue messages run before the context is stored; Graph requests after', () => {
+    const before: Command['kind'][] = ['startTimer', 'archiveRecording', 'lookup'];
+    const after: Command['kind'][] = [
+      'answer',
+      'reject',
+      'redirect',
+      'subscribeToTone',
+      'playPrompt',
+      'recordResponse',
+      'cancelMediaProcessing',
+      'transfer',
+      'hangUp',
+      'createCall',
+      'callEnded',
+      'queueOutcomeWebhook',
+    ];
+    for (const kind of before) expect([kind, runsBeforeCommit({ kind } as Command)]).toEqual([kind, true]);
+    for (const kind of after) expect([kind, runsBeforeCommit({ kind } as Command)]).toEqual([kind, false]);
+  });
+});
+
+describe('built-in variables of a call without a number', () => {
+  it('called and number are empty, not undefined', () => {
+    const incoming = { ...decided(CALLER, undefined, ENV).ctx, number: null };
+    expect(variableOf(incoming, 'called')).toBe('');
+    expect(variableOf(incoming, 'number')).toBe('');
+    expect(variableOf({ ...incoming, direction: 'outgoing', party: null }, 'called')).toBe('');
   });
 });

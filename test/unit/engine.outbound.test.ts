@@ -36,6 +36,13 @@ function flowWith(redial: unknown) {
   input.outbound = { ...input.outbound, redial };
   return loadFlow(input);
 }
+/** The same number's flow after its outbound entry (and the node only it reached) was taken out. */
+function flowWithoutOutbound() {
+  const input = realisticFlowInput() as Mutable;
+  delete input.outbound;
+  delete (input.nodes as Mutable).outboundGreeting;
+  return loadFlow(input);
+}
 const REDIAL = flowWith({ on: ['notAnswered'], maxAttempts: 3, delaySeconds: 30 });
 const env = { callbackUri: CALLBACK_URI, flow: REDIAL };
 
@@ -161,6 +168,34 @@ describe('redial policy', () => {
     const r = stepChecked({ ...ctx, callId: 'c' }, ev.terminated(BUSY), env);
     expect(kinds(r.commands)).toEqual(['callEnded']);
     expect(r.ctx.outbound?.webhook).toBeUndefined();
+  });
+
+  it('the redial timer is named redial-<seq>', () => {
+    const waiting = stepChecked(placed(), ev.terminated(NO_ANSWER), env).ctx;
+    expect(waiting.outbound?.redialTimerId).toMatch(/^redial-\d+$/);
+  });
+
+  it('a number whose flow lost its outbound entry (or the flow itself) does not redial; the call ends', () => {
+    const bare = flowWithoutOutbound();
+    for (const flow of [bare, null]) {
+      const r = stepChecked(placed(), ev.terminated(NO_ANSWER), { callbackUri: CALLBACK_URI, flow });
+      expect(r.ctx.phase).toBe('ended');
+      expect(r.ctx.outbound?.outcome).toBe('notAnswered');
+    }
+  });
+
+  it('a redial due after the flow lost its outbound entry ends the call instead, with the webhook', () => {
+    const waiting = stepChecked(placed(), ev.terminated(NO_ANSWER), env).ctx;
+    const bare = flowWithoutOutbound();
+    const r = stepChecked(waiting, ev.timer(waiting.outbound!.redialTimerId!), {
+      callbackUri: CALLBACK_URI,
+      flow: bare,
+    });
+    expect(r.ctx.phase).toBe('ended');
+    expect(r.ctx.result).toEqual({ code: 0, message: 'the flow has no outbound entry any more' });
+    expect(r.ctx.endedAt).toEqual(expect.any(String));
+    expect(r.ctx.outbound?.attempts.map((a) => a.n)).toEqual([1, 2]);
+    expect(kinds(r.commands)).toEqual(['callEnded', 'startTimer', 'queueOutcomeWebhook']);
   });
 
   it('redialsAfter counts the attempts made against maxAttempts', () => {

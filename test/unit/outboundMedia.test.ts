@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mediaInfo, mediaPrompt, resourceIdFor } from '../../shared/ivr/media';
+import { mediaInfo, mediaPrompt, resourceIdFor, resourceIdsCached } from '../../shared/ivr/media';
 import {
   describeOutboundTarget,
   invitationOf,
@@ -91,6 +91,23 @@ describe('prompts', () => {
     expect(resourceIdFor(uri)).toBe(expectedId(uri));
     expect(resourceIdFor(`${uri}?v=2`)).toBe(expectedId(`${uri}?v=2`));
     expect(resourceIdFor(uri)).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
+  });
+
+  test('the cache of ids holds up to 10,000 URIs, then starts again; a URI seen is not added twice', () => {
+    const start = resourceIdsCached();
+    resourceIdFor('https://media.example.com/cache-a.wav');
+    resourceIdFor('https://media.example.com/cache-a.wav');
+    resourceIdFor('https://media.example.com/cache-b.wav');
+    expect(resourceIdsCached()).toBe(start + 2);
+    for (let i = 0; resourceIdsCached() < 10_000; i++)
+      resourceIdFor(`https://media.example.com/fill-${i}.wav`);
+    expect(resourceIdsCached()).toBe(10_000);
+    // A URI already cached is answered from the cache: the full cache is kept.
+    resourceIdFor('https://media.example.com/cache-a.wav');
+    expect(resourceIdsCached()).toBe(10_000);
+    // The 10,001st URI clears the full cache and is the only one kept.
+    resourceIdFor('https://media.example.com/one-more.wav');
+    expect(resourceIdsCached()).toBe(1);
   });
 
   test('the ids stay right after the cache of ids is cleared', () => {
