@@ -1,8 +1,7 @@
 import { decideIncoming, isOpen, localTime, matchesCallerPattern } from '../../shared/flows/rules';
 import { scheduleSchema, type FlowFileInput, type Schedule } from '../../shared/flows/schema';
-import { FLOW, loadFlow } from './fixtures';
+import { fixtureFlow, loadFlow } from './fixtures';
 
-const flow = FLOW.flow;
 const t = (iso: string) => new Date(iso);
 
 describe('caller patterns', () => {
@@ -110,7 +109,7 @@ describe('local time', () => {
 });
 
 describe('schedules', () => {
-  const paris = flow.schedules.office!;
+  const paris = fixtureFlow().flow.schedules.office!;
   const la: Schedule = scheduleSchema.parse({
     timeZone: 'America/Los_Angeles',
     weekly: {
@@ -171,7 +170,7 @@ describe('decideIncoming on the realistic flow', () => {
   const saturday = t('2025-06-07T10:00:00Z');
 
   it('answers at the default start when no rule matches', () => {
-    expect(decideIncoming(flow, '+14255550111', mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', mondayNoon)).toEqual({
       action: { type: 'answer', start: 'welcome' },
       matched: 'default',
     });
@@ -179,18 +178,20 @@ describe('decideIncoming on the realistic flow', () => {
 
   it('answers at the after-hours start while the office is closed, holidays included', () => {
     const closed = { action: { type: 'answer', start: 'closed' }, matched: 'after hours' };
-    expect(decideIncoming(flow, '+14255550111', saturday)).toEqual(closed);
-    expect(decideIncoming(flow, '+14255550111', t('2025-06-03T15:30:00Z'))).toEqual(closed);
-    expect(decideIncoming(flow, '+14255550111', t('2025-06-03T15:29:00Z')).matched).toBe('default');
-    expect(decideIncoming(flow, '+14255550111', t('2025-12-25T08:30:00Z'))).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', saturday)).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-06-03T15:30:00Z'))).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-06-03T15:29:00Z')).matched).toBe(
+      'default',
+    );
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-12-25T08:30:00Z'))).toEqual(closed);
   });
 
   it('rejects blocked and withheld callers, with the rule name', () => {
-    expect(decideIncoming(flow, '+33999123456', mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, '+33999123456', mondayNoon)).toEqual({
       action: { type: 'reject', reason: 'busy' },
       matched: 'blocked',
     });
-    expect(decideIncoming(flow, null, mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, null, mondayNoon)).toEqual({
       action: { type: 'reject', reason: 'forbidden' },
       matched: 'withheld',
     });
@@ -198,9 +199,9 @@ describe('decideIncoming on the realistic flow', () => {
 
   it('the first matching rule wins', () => {
     // A blocked caller after hours matches both 'blocked' and 'after hours'.
-    expect(decideIncoming(flow, '+33999123456', saturday).matched).toBe('blocked');
+    expect(decideIncoming(fixtureFlow().flow, '+33999123456', saturday).matched).toBe('blocked');
     // A UK caller during office hours matches both 'uk forward' rules; the first has the 30 s timeout.
-    const open = decideIncoming(flow, '+447700900123', mondayNoon);
+    const open = decideIncoming(fixtureFlow().flow, '+447700900123', mondayNoon);
     expect(open.matched).toBe('uk forward');
     expect(open.action).toEqual({
       type: 'redirect',
@@ -208,11 +209,11 @@ describe('decideIncoming on the realistic flow', () => {
       timeoutSeconds: 30,
     });
     // Out of hours the open condition fails and the next rule (not 'after hours') decides.
-    expect(decideIncoming(flow, '+447700900123', saturday).matched).toBe('uk forward closed');
+    expect(decideIncoming(fixtureFlow().flow, '+447700900123', saturday).matched).toBe('uk forward closed');
   });
 
   it('redirects the VIP caller to several targets', () => {
-    const d = decideIncoming(flow, '+14255550123', saturday);
+    const d = decideIncoming(fixtureFlow().flow, '+14255550123', saturday);
     expect(d.matched).toBe('vip');
     expect(d.action.type === 'redirect' && d.action.targets).toHaveLength(2);
   });
