@@ -47,9 +47,12 @@ class MemoryFlowStore {
   failLastGood: Error | null = null;
   failSave: Error | null = null;
   requests = { catalogVersion: 0, heads: 0, version: [] as string[], saveLastGood: [] as string[] };
+  /** Requests held until the test opens the gate: the test sets the interleaving. */
+  hold: { catalogVersion?: Promise<void>; lastGoodFiles?: Promise<void>; saveLastGood?: Promise<void> } = {};
 
   async catalogVersion(): Promise<string> {
     this.requests.catalogVersion++;
+    await this.hold.catalogVersion;
     if (this.failCatalog) throw this.failCatalog;
     return this.stamp;
   }
@@ -62,14 +65,33 @@ class MemoryFlowStore {
     return this.old.get(`${number}@${version}`) ?? null;
   }
   async lastGoodFiles(): Promise<Map<string, string>> {
+    await this.hold.lastGoodFiles;
     if (this.failLastGood) throw this.failLastGood;
     return new Map(this.saved);
   }
   async saveLastGood(name: string, text: string): Promise<void> {
     this.requests.saveLastGood.push(name);
+    await this.hold.saveLastGood;
     if (this.failSave) throw this.failSave;
     this.saved.set(name, text);
   }
+}
+
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** Lets every pending promise callback run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Whether a promise has settled, after letting pending callbacks run. */
+async function isDone(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(() => (done = true));
+  await settle();
+  return done;
 }
 
 let dir: string;
@@ -170,6 +192,37 @@ describe('the catalogue', () => {
     expect([...c.byIdentity.keys()]).toEqual([]);
     expect([...c.byId.keys()]).toEqual([]);
     expect(await l.numbers()).toEqual([]);
+  });
+
+  test('a stored alias keeps an identity that a replaced file also had', async () => {
+    // Heads in this order: the first stored flow takes the alias 'desk', which the second
+    // number's file also has; replacing that file must not remove the first flow's alias.
+    writeFlow('main.json', flowText(FILE_NUMBER, 'file', { aliases: ['desk'] }));
+    const store = new MemoryFlowStore();
+    store.current = [
+      stored(STORED_NUMBER, 1, flowText(STORED_NUMBER, 's', { aliases: ['desk'] })),
+      stored(FILE_NUMBER, 1, flowText(FILE_NUMBER, 'f2')),
+    ];
+    expect(await menus(live(store))).toEqual({
+      [STORED_NUMBER]: 's.wav',
+      desk: 's.wav',
+      [FILE_NUMBER]: 'f2.wav',
+    });
+  });
+
+  test('until the first load ends, catalog() answers the same promise, even once the files are read', async () => {
+    writeFlow('main.json', flowText(FILE_NUMBER, 'file'));
+    const store = new MemoryFlowStore();
+    const check = gate();
+    store.hold.catalogVersion = check.opened;
+    const l = live(store);
+    const first = l.catalog();
+    await settle();
+    expect(store.requests.catalogVersion).toBe(1);
+    expect(l.catalog()).toBe(first);
+    check.open();
+    const c = await first;
+    expect(l.catalog()).toBe(c);
   });
 
   test('a stored number without a file is added as its own flow', async () => {
@@ -327,6 +380,62 @@ describe('the background check', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  test('no interval without a store, nor with refreshMs 0', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      await live(null, 1000).catalog();
+      expect(jest.getTimerCount()).toBe(0);
+      await live(new MemoryFlowStore(), 0).catalog();
+      expect(jest.getTimerCount()).toBe(0);
+      await live(new MemoryFlowStore(), 1000).catalog();
+      expect(jest.getTimerCount()).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('close waits for a first load still running', async () => {
+    const store = new MemoryFlowStore();
+    const read = gate();
+    store.hold.lastGoodFiles = read.opened;
+    const l = live(store);
+    const first = l.catalog();
+    const closing = l.close();
+    expect(await isDone(closing)).toBe(false);
+    read.open();
+    await closing;
+    expect(await isDone(first)).toBe(true);
+  });
+
+  test('close waits for a check still running', async () => {
+    const store = new MemoryFlowStore();
+    const l = live(store);
+    await l.catalog();
+    const check = gate();
+    store.hold.catalogVersion = check.opened;
+    store.stamp = 'v2';
+    const checking = l.check();
+    const closing = l.close();
+    expect(await isDone(closing)).toBe(false);
+    check.open();
+    await closing;
+    expect(await checking).toBe(true);
+  });
+
+  test('close waits for a save still running', async () => {
+    writeFlow('main.json', flowText(FILE_NUMBER, 'f'));
+    const store = new MemoryFlowStore();
+    const save = gate();
+    store.hold.saveLastGood = save.opened;
+    const l = live(store);
+    await l.catalog();
+    const closing = l.close();
+    expect(await isDone(closing)).toBe(false);
+    save.open();
+    await closing;
+    expect(store.saved.has('main.json')).toBe(true);
   });
 
   test('without a store, check reads nothing and changes nothing', async () => {
