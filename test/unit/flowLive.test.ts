@@ -406,7 +406,7 @@ describe('the background check', () => {
     expect(await isDone(closing)).toBe(false);
     read.open();
     await closing;
-    expect(await isDone(first)).toBe(true);
+    expect(await isDone(Promise.resolve(first))).toBe(true);
   });
 
   test('close waits for a check still running', async () => {
