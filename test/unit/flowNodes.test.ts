@@ -225,3 +225,32 @@ test('a loop through a collect or a menu waits for the caller; a loop of branche
     ]);
   }
 });
+
+test('unknown prompts are reported at their exact path in menu, collect, http and promptsBy', () => {
+  const f = flow();
+  f.nodes.enter.prompt = 'qqq1';
+  f.nodes.lookup.holdPrompt = 'qqq2';
+  f.nodes.menu = {
+    type: 'menu',
+    prompt: 'qqq3',
+    noInputPrompt: 'qqq4',
+    invalidPrompt: 'qqq5',
+    options: { '1': 'bye' },
+    fallback: 'bye',
+  };
+  f.nodes.pick = {
+    type: 'play',
+    prompts: ['hold'],
+    promptsBy: { variable: 'caller', cases: { '+1': ['hold', 'qqq6'] } },
+    next: 'bye',
+  };
+  expect(problems(f)).toEqual([
+    '$.nodes.enter.prompt: no prompt named "qqq1"',
+    '$.nodes.lookup.holdPrompt: no prompt named "qqq2"',
+    '$.nodes.menu.prompt: no prompt named "qqq3"',
+    '$.nodes.menu.noInputPrompt: no prompt named "qqq4"',
+    '$.nodes.menu.invalidPrompt: no prompt named "qqq5"',
+    // The index inside a case is printed as a key today (["1"]): either form names the prompt.
+    expect.stringMatching(/^\$\.nodes\.pick\.promptsBy\.cases\["\+1"\]\[(1|"1")\]: no prompt named "qqq6"$/),
+  ]);
+});
