@@ -228,7 +228,7 @@ test('a loop through a collect or a menu waits for the caller; a loop of branche
 
 test('unknown prompts are reported at their exact path in menu, collect, http and promptsBy', () => {
   const f = flow();
-  f.nodes.enter.prompt = 'qqq1';
+  Object.assign(f.nodes.enter, { prompt: 'qqq1', noInputPrompt: 'qqq7', invalidPrompt: 'qqq8' });
   f.nodes.lookup.holdPrompt = 'qqq2';
   f.nodes.menu = {
     type: 'menu',
@@ -246,6 +246,8 @@ test('unknown prompts are reported at their exact path in menu, collect, http an
   };
   expect(problems(f)).toEqual([
     '$.nodes.enter.prompt: no prompt named "qqq1"',
+    '$.nodes.enter.noInputPrompt: no prompt named "qqq7"',
+    '$.nodes.enter.invalidPrompt: no prompt named "qqq8"',
     '$.nodes.lookup.holdPrompt: no prompt named "qqq2"',
     '$.nodes.menu.prompt: no prompt named "qqq3"',
     '$.nodes.menu.noInputPrompt: no prompt named "qqq4"',
