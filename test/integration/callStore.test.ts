@@ -12,7 +12,7 @@ import { MAX_ID_LENGTH, MAX_IDENTITY_LENGTH } from '../../shared/graph/limits';
 import { ConflictError, TableCallStore } from '../../shared/storage/callStore';
 import { TableConnector } from '../../shared/storage/tables';
 import { expectedContextKey } from '../support/keys';
-import { ENV } from '../unit/fixtures';
+import { fixtureEnv } from '../unit/fixtures';
 
 /** The call store against real Azurite: the largest context fits, keys are shared, writes are guarded. */
 
@@ -102,7 +102,7 @@ test('the engine bounds what the platform sends before it reaches the context', 
       code: x(10_000),
       message: x(100_000),
     },
-    ENV,
+    fixtureEnv(),
   );
   const failure = r.ctx.failures[0]!;
   expect([failure.code!.length, failure.message!.length]).toEqual([CODE_LIMIT, MESSAGE_LIMIT]);
@@ -114,7 +114,7 @@ test('the engine bounds what the platform sends before it reaches the context', 
       state: 'terminated',
       resultInfo: { code: 200, message: x(100_000) },
     },
-    ENV,
+    fixtureEnv(),
   );
   expect(ended.ctx.result!.message!.length).toBe(MESSAGE_LIMIT);
 });

@@ -4,7 +4,7 @@ import { callbackUriFor, recordOutcome, type EngineEnv } from '../../shared/ivr/
 import {
   type Mutable,
   CALLBACK_URI,
-  FLOW,
+  fixtureFlow,
   decided,
   ev,
   kinds,
@@ -218,13 +218,13 @@ describe('menu terminator and timers', () => {
 
 describe('recordings and results', () => {
   it('the first attempt of a record node plays its own prompt, not the no-input one', () => {
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     input.nodes.voicemail.noInputPrompt = 'noMessage';
     input.nodes.voicemail.maxAttempts = 2;
-    const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: { ...FLOW, flow: input } };
+    const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: { ...fixtureFlow(), flow: input } };
     const r = stepChecked(mainMenuWaiting().ctx, ev.tone(1, 'tone2'), env);
     expect(only(r.commands, 'recordResponse').body.prompts!.map((p) => p.mediaInfo.uri)).toEqual([
-      FLOW.flow.prompts.voicemailPrompt,
+      fixtureFlow().flow.prompts.voicemailPrompt,
     ]);
   });
 
@@ -246,10 +246,10 @@ describe('recordings and results', () => {
 describe('the flow changing under a call', () => {
   it('an option leading to a node that no longer exists ends the call cleanly, with the reason', () => {
     const { ctx } = mainMenuWaiting();
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     delete input.nodes.sales;
     // Not revalidated on purpose: a call in progress may meet a flow edited since it began.
-    const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: { ...FLOW, flow: input } };
+    const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: { ...fixtureFlow(), flow: input } };
     const r = stepChecked(ctx, ev.tone(1, 'tone1'), env);
     expect(r.commands).toEqual([{ kind: 'hangUp' }]);
     expect([r.ctx.phase, r.ctx.node]).toEqual(['hangingUp', 'main']);

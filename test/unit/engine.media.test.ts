@@ -5,7 +5,7 @@ import { resourceIdFor } from '../../shared/ivr/media';
 import {
   CLIENT_CONTEXT,
   type Mutable,
-  FLOW,
+  fixtureFlow,
   answered,
   atMainMenu,
   decided,
@@ -46,8 +46,8 @@ describe('record nodes', () => {
         {
           '@odata.type': '#microsoft.graph.mediaPrompt',
           mediaInfo: {
-            uri: FLOW.flow.prompts.voicemailPrompt,
-            resourceId: resourceIdFor(FLOW.flow.prompts.voicemailPrompt!),
+            uri: fixtureFlow().flow.prompts.voicemailPrompt,
+            resourceId: resourceIdFor(fixtureFlow().flow.prompts.voicemailPrompt!),
           },
         },
       ],
@@ -66,9 +66,9 @@ describe('record nodes', () => {
 
   it('send no prompts property for a record node without a prompt, with the defaults', () => {
     const { ctx } = mainMenuWaiting();
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     delete input.nodes.voicemail.prompt;
-    const flow = { ...FLOW, flow: input };
+    const flow = { ...fixtureFlow(), flow: input };
     const r = stepChecked(ctx, ev.tone(1, 'tone2'), {
       callbackUri: 'https://bot.example.com/api/calls',
       flow,
@@ -257,11 +257,11 @@ describe('record nodes', () => {
   });
 
   it('silence from the start re-asks up to maxAttempts with noInputPrompt, then takes the noInput branch', () => {
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     input.nodes.voicemail.maxAttempts = 2;
     input.nodes.voicemail.noInputPrompt = 'noMessage';
     input.nodes.voicemail.next.noInput = 'sorry';
-    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...FLOW, flow: input } };
+    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...fixtureFlow(), flow: input } };
     const first = stepChecked(mainMenuWaiting().ctx, ev.tone(1, 'tone2'), env);
     const firstSeq = first.ctx.media!.seq;
     expect(first.ctx.record).toEqual({ attempt: 1 });
@@ -271,7 +271,7 @@ describe('record nodes', () => {
     expect(kinds(again.commands)).toEqual(['archiveRecording', 'recordResponse']);
     expect(only(again.commands, 'archiveRecording')).toMatchObject({ outcome: 'noInput', recording: null });
     const retry = only(again.commands, 'recordResponse').body;
-    expect(retry.prompts!.map((p) => p.mediaInfo.uri)).toEqual([FLOW.flow.prompts.noMessage]);
+    expect(retry.prompts!.map((p) => p.mediaInfo.uri)).toEqual([fixtureFlow().flow.prompts.noMessage]);
     expect(again.ctx).toMatchObject({ node: 'voicemail', record: { attempt: 2 } });
     expect(again.ctx.visited.filter((n) => n === 'voicemail')).toHaveLength(1);
     // Attempt 2 silent too: the noInput branch.
@@ -282,10 +282,10 @@ describe('record nodes', () => {
   });
 
   it('a message ended by silence after speech is a message, not no input', () => {
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     input.nodes.voicemail.maxAttempts = 3;
     input.nodes.voicemail.next.noInput = 'sorry';
-    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...FLOW, flow: input } };
+    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...fixtureFlow(), flow: input } };
     const { ctx } = stepChecked(mainMenuWaiting().ctx, ev.tone(1, 'tone2'), env);
     const r = stepChecked(
       ctx,
@@ -449,9 +449,9 @@ describe('hangup nodes', () => {
 
   it('without a prompt: hang up at once', () => {
     const { ctx } = answered();
-    const input = structuredClone(FLOW.flow) as Mutable;
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
     input.nodes.welcome.next = 'silentHangup';
-    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...FLOW, flow: input } };
+    const env = { callbackUri: 'https://bot.example.com/api/calls', flow: { ...fixtureFlow(), flow: input } };
     const r = stepChecked(ctx, ev.completed(2), env);
     expect(r.commands).toEqual([{ kind: 'hangUp' }]);
     expect(r.ctx).toMatchObject({ phase: 'hangingUp', node: 'silentHangup', media: null });

@@ -6,8 +6,8 @@ import {
   APP_INSTANCE,
   CALLBACK_URI,
   CLIENT_CONTEXT,
-  ENV,
-  FLOW,
+  fixtureEnv,
+  fixtureFlow,
   MONDAY_NOON_PARIS,
   type Mutable,
   TENANT,
@@ -43,10 +43,12 @@ describe('incoming call decision', () => {
     expect(body.mediaConfig['@odata.type']).toBe('#microsoft.graph.serviceHostedMediaConfig');
     const pre = body.mediaConfig.preFetchMedia!;
     // Every reachable prompt once: two prompt names sharing a file give one entry.
-    expect(pre.map((m) => m.uri)).toEqual([...new Set(uris([...FLOW.promptsByEntry.get('welcome')!]))]);
+    expect(pre.map((m) => m.uri)).toEqual([
+      ...new Set(uris([...fixtureFlow().promptsByEntry.get('welcome')!])),
+    ]);
     expect(new Set(pre.map((m) => m.uri)).size).toBe(pre.length);
-    expect(pre.map((m) => m.uri)).toContain(FLOW.flow.prompts.voicemailPrompt);
-    expect(pre.map((m) => m.uri)).not.toContain(FLOW.flow.prompts.closedMsg);
+    expect(pre.map((m) => m.uri)).toContain(fixtureFlow().flow.prompts.voicemailPrompt);
+    expect(pre.map((m) => m.uri)).not.toContain(fixtureFlow().flow.prompts.closedMsg);
     for (const m of pre) {
       expect(m.resourceId).toMatch(GUID);
       expect(m.resourceId).toBe(resourceIdFor(m.uri));
@@ -73,16 +75,16 @@ describe('incoming call decision', () => {
 
   it('gives stable resourceIds: the same URI always gets the same id, different URIs different ids', () => {
     const pre = answerBodySchema.parse(only(decided().commands, 'answer').body).mediaConfig.preFetchMedia!;
-    const invalid = pre.find((m) => m.uri === FLOW.flow.prompts.invalid)!;
+    const invalid = pre.find((m) => m.uri === fixtureFlow().flow.prompts.invalid)!;
     // 'invalid' and 'sorryError' share one recording.
-    expect(FLOW.flow.prompts.sorryError).toBe(FLOW.flow.prompts.invalid);
+    expect(fixtureFlow().flow.prompts.sorryError).toBe(fixtureFlow().flow.prompts.invalid);
     for (const m of pre.filter((x) => x.uri === invalid.uri)) expect(m.resourceId).toBe(invalid.resourceId);
     const ids = new Map(pre.map((m) => [m.uri, m.resourceId]));
     expect(new Set(ids.values()).size).toBe(ids.size);
     // Another decision (another entry) uses the same ids for the same URIs.
     const again = answerBodySchema.parse(only(decided().commands, 'answer').body).mediaConfig.preFetchMedia!;
     expect(again).toEqual(pre);
-    const goodbye = FLOW.flow.prompts.goodbye!;
+    const goodbye = fixtureFlow().flow.prompts.goodbye!;
     const outbound = placeOutboundCall(
       {
         clientContext: CLIENT_CONTEXT,
@@ -92,7 +94,7 @@ describe('incoming call decision', () => {
         callee: '+14255550177',
         at: MONDAY_NOON_PARIS,
       },
-      { callbackUri: CALLBACK_URI, flow: FLOW },
+      { callbackUri: CALLBACK_URI, flow: fixtureFlow() },
     );
     const outPre = only(outbound.commands, 'createCall').body.mediaConfig.preFetchMedia!;
     expect(outPre.find((m) => m.uri === goodbye)!.resourceId).toBe(ids.get(goodbye));
@@ -103,7 +105,10 @@ describe('incoming call decision', () => {
     expect(ctx.decision).toEqual({ type: 'answer', start: 'closed', rule: 'after hours' });
     const body = answerBodySchema.parse(only(commands, 'answer').body);
     expect(body.mediaConfig.preFetchMedia).toEqual([
-      { uri: FLOW.flow.prompts.closedMsg, resourceId: resourceIdFor(FLOW.flow.prompts.closedMsg!) },
+      {
+        uri: fixtureFlow().flow.prompts.closedMsg,
+        resourceId: resourceIdFor(fixtureFlow().flow.prompts.closedMsg!),
+      },
     ]);
   });
 
@@ -202,7 +207,9 @@ describe('established', () => {
     expect(play.seq).toBe(2);
     expect(play.body.clientContext).toBe(`${CLIENT_CONTEXT}.2`);
     expect(playedUris(play)).toEqual(uris(['welcome']));
-    expect(play.body.prompts[0]!.mediaInfo.resourceId).toBe(resourceIdFor(FLOW.flow.prompts.welcome!));
+    expect(play.body.prompts[0]!.mediaInfo.resourceId).toBe(
+      resourceIdFor(fixtureFlow().flow.prompts.welcome!),
+    );
     expect(ctx).toMatchObject({
       phase: 'established',
       node: 'welcome',
@@ -275,7 +282,7 @@ describe('outbound calls', () => {
   };
 
   it('builds a createCall body from the application instance to the PSTN callee', () => {
-    const { ctx, commands } = placeOutboundCall(info, { callbackUri: CALLBACK_URI, flow: FLOW });
+    const { ctx, commands } = placeOutboundCall(info, { callbackUri: CALLBACK_URI, flow: fixtureFlow() });
     assertBodiesValid(commands);
     const body = createCallBodySchema.parse(only(commands, 'createCall').body);
     expect(body).toEqual({
@@ -301,7 +308,7 @@ describe('outbound calls', () => {
       requestedModalities: ['audio'],
       mediaConfig: {
         '@odata.type': '#microsoft.graph.serviceHostedMediaConfig',
-        preFetchMedia: uris([...FLOW.promptsByEntry.get('outboundGreeting')!]).map((uri) => ({
+        preFetchMedia: uris([...fixtureFlow().promptsByEntry.get('outboundGreeting')!]).map((uri) => ({
           uri,
           resourceId: resourceIdFor(uri),
         })),
@@ -319,7 +326,7 @@ describe('outbound calls', () => {
   });
 
   it('runs the outbound start node once established', () => {
-    const placed = placeOutboundCall(info, { callbackUri: CALLBACK_URI, flow: FLOW });
+    const placed = placeOutboundCall(info, { callbackUri: CALLBACK_URI, flow: fixtureFlow() });
     const e = stepChecked(placed.ctx, ev.established());
     expect(kinds(e.commands)).toEqual(['subscribeToTone', 'playPrompt']);
     expect(playedUris(only(e.commands, 'playPrompt'))).toEqual(uris(['outboundMsg']));
@@ -401,7 +408,7 @@ describe('purity', () => {
       snapshots.push([ctx, structuredClone(ctx)]);
       const input = structuredClone(ctx);
       deepFreeze(input);
-      const r = step(input, e, ENV); // throws on any write to the frozen input
+      const r = step(input, e, fixtureEnv()); // throws on any write to the frozen input
       assertBodiesValid(r.commands);
       ctx = r.ctx;
     }

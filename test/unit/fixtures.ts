@@ -162,11 +162,25 @@ export function loadFlow(input: unknown, file = '/flows/contoso.json'): LoadedFl
   return flow;
 }
 
-export const FLOW: LoadedFlow = loadFlow(realisticFlowInput());
-export const ENV: EngineEnv = { callbackUri: CALLBACK_URI, flow: FLOW };
+// Validated on first use, not when this module loads: code run at import is "static" for
+// StrykerJS, which then runs every suite importing this file against each loader mutant.
+let realisticFlow: LoadedFlow | undefined;
+let realisticEnv: EngineEnv | undefined;
+
+/** The realistic flow, validated (once per test file). */
+export function fixtureFlow(): LoadedFlow {
+  realisticFlow ??= loadFlow(realisticFlowInput());
+  return realisticFlow;
+}
+
+/** An engine env running the realistic flow. */
+export function fixtureEnv(): EngineEnv {
+  realisticEnv ??= { callbackUri: CALLBACK_URI, flow: fixtureFlow() };
+  return realisticEnv;
+}
 
 /** URIs of prompts by name, for comparing with bodies. */
-export function uris(names: string[], flow: LoadedFlow = FLOW): string[] {
+export function uris(names: string[], flow: LoadedFlow = fixtureFlow()): string[] {
   return names.map((n) => {
     const uri = flow.flow.prompts[n];
     if (!uri) throw new Error(`no prompt ${n}`);
@@ -241,7 +255,7 @@ export function deepFreeze<T>(value: T): T {
  * step() with the invariants every test relies on: the input is never mutated (it is deep-frozen and
  * compared with a copy), every emitted body passes its schema, and a no-op returns the very same ctx.
  */
-export function stepChecked(ctx: CallContext, event: IvrEvent, env: EngineEnv = ENV): StepResult {
+export function stepChecked(ctx: CallContext, event: IvrEvent, env: EngineEnv = fixtureEnv()): StepResult {
   const before = structuredClone(ctx);
   deepFreeze(ctx);
   const result = step(ctx, event, env);
@@ -252,7 +266,7 @@ export function stepChecked(ctx: CallContext, event: IvrEvent, env: EngineEnv = 
 }
 
 /** Applies events in order, returning the final ctx and every command emitted along the way. */
-export function run(ctx: CallContext, events: IvrEvent[], env: EngineEnv = ENV): StepResult {
+export function run(ctx: CallContext, events: IvrEvent[], env: EngineEnv = fixtureEnv()): StepResult {
   const commands: Command[] = [];
   for (const e of events) {
     const r = stepChecked(ctx, e, env);
@@ -382,7 +396,7 @@ export function incomingInfo(
 export function decided(
   caller: string | null = '+14255550111',
   when = MONDAY_NOON_PARIS,
-  env: EngineEnv = ENV,
+  env: EngineEnv = fixtureEnv(),
 ): StepResult {
   const r = decideIncomingCall(incomingInfo(caller, when), env, 'busy');
   assertBodiesValid(r.commands);

@@ -1,8 +1,7 @@
 import { decideIncoming, isOpen, localTime, matchesCallerPattern } from '../../shared/flows/rules';
-import { scheduleSchema, type FlowFileInput, type Schedule } from '../../shared/flows/schema';
-import { FLOW, loadFlow } from './fixtures';
+import { scheduleSchema, type FlowFile, type FlowFileInput, type Schedule } from '../../shared/flows/schema';
+import { fixtureFlow, loadFlow } from './fixtures';
 
-const flow = FLOW.flow;
 const t = (iso: string) => new Date(iso);
 
 describe('caller patterns', () => {
@@ -52,7 +51,8 @@ describe('callerIn / callerNotIn', () => {
     ],
     default: { type: 'reject', reason: 'none' },
   };
-  const f = loadFlow(input).flow;
+  let loaded: FlowFile | undefined;
+  const f = () => (loaded ??= loadFlow(input).flow);
   const now = t('2025-06-02T10:00:00Z');
 
   it.each<[string | null, string, string]>([
@@ -64,15 +64,15 @@ describe('callerIn / callerNotIn', () => {
     ['+33612345678', 'rules[2]', 'redirect'],
     ['+4930123456', 'default', 'reject'],
   ])('caller %s -> %s', (caller, matched, type) => {
-    const d = decideIncoming(f, caller, now);
+    const d = decideIncoming(f(), caller, now);
     expect(d.matched).toBe(matched);
     expect(d.action.type).toBe(type);
   });
 
   it('reports the action of the matching rule', () => {
-    expect(decideIncoming(f, '+14255550111', now).action).toEqual({ type: 'reject', reason: 'busy' });
-    expect(decideIncoming(f, 'user:x', now).action).toEqual({ type: 'reject', reason: 'forbidden' });
-    expect(decideIncoming(f, '+4930123456', now).action).toEqual({ type: 'reject', reason: 'none' });
+    expect(decideIncoming(f(), '+14255550111', now).action).toEqual({ type: 'reject', reason: 'busy' });
+    expect(decideIncoming(f(), 'user:x', now).action).toEqual({ type: 'reject', reason: 'forbidden' });
+    expect(decideIncoming(f(), '+4930123456', now).action).toEqual({ type: 'reject', reason: 'none' });
   });
 });
 
@@ -110,7 +110,7 @@ describe('local time', () => {
 });
 
 describe('schedules', () => {
-  const paris = flow.schedules.office!;
+  const paris = () => fixtureFlow().flow.schedules.office!;
   const la: Schedule = scheduleSchema.parse({
     timeZone: 'America/Los_Angeles',
     weekly: {
@@ -142,7 +142,7 @@ describe('schedules', () => {
     ['Paris Thu Dec 25 09:30 (holiday)', '2025-12-25T08:30:00Z', false],
     ['Paris Thu Dec 25 15:00 (holiday)', '2025-12-25T14:00:00Z', false],
   ])('%s', (_what, iso, open) => {
-    expect(isOpen(paris, t(iso))).toBe(open);
+    expect(isOpen(paris(), t(iso))).toBe(open);
   });
 
   it.each<[string, string, boolean]>([
@@ -171,7 +171,7 @@ describe('decideIncoming on the realistic flow', () => {
   const saturday = t('2025-06-07T10:00:00Z');
 
   it('answers at the default start when no rule matches', () => {
-    expect(decideIncoming(flow, '+14255550111', mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', mondayNoon)).toEqual({
       action: { type: 'answer', start: 'welcome' },
       matched: 'default',
     });
@@ -179,18 +179,20 @@ describe('decideIncoming on the realistic flow', () => {
 
   it('answers at the after-hours start while the office is closed, holidays included', () => {
     const closed = { action: { type: 'answer', start: 'closed' }, matched: 'after hours' };
-    expect(decideIncoming(flow, '+14255550111', saturday)).toEqual(closed);
-    expect(decideIncoming(flow, '+14255550111', t('2025-06-03T15:30:00Z'))).toEqual(closed);
-    expect(decideIncoming(flow, '+14255550111', t('2025-06-03T15:29:00Z')).matched).toBe('default');
-    expect(decideIncoming(flow, '+14255550111', t('2025-12-25T08:30:00Z'))).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', saturday)).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-06-03T15:30:00Z'))).toEqual(closed);
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-06-03T15:29:00Z')).matched).toBe(
+      'default',
+    );
+    expect(decideIncoming(fixtureFlow().flow, '+14255550111', t('2025-12-25T08:30:00Z'))).toEqual(closed);
   });
 
   it('rejects blocked and withheld callers, with the rule name', () => {
-    expect(decideIncoming(flow, '+33999123456', mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, '+33999123456', mondayNoon)).toEqual({
       action: { type: 'reject', reason: 'busy' },
       matched: 'blocked',
     });
-    expect(decideIncoming(flow, null, mondayNoon)).toEqual({
+    expect(decideIncoming(fixtureFlow().flow, null, mondayNoon)).toEqual({
       action: { type: 'reject', reason: 'forbidden' },
       matched: 'withheld',
     });
@@ -198,9 +200,9 @@ describe('decideIncoming on the realistic flow', () => {
 
   it('the first matching rule wins', () => {
     // A blocked caller after hours matches both 'blocked' and 'after hours'.
-    expect(decideIncoming(flow, '+33999123456', saturday).matched).toBe('blocked');
+    expect(decideIncoming(fixtureFlow().flow, '+33999123456', saturday).matched).toBe('blocked');
     // A UK caller during office hours matches both 'uk forward' rules; the first has the 30 s timeout.
-    const open = decideIncoming(flow, '+447700900123', mondayNoon);
+    const open = decideIncoming(fixtureFlow().flow, '+447700900123', mondayNoon);
     expect(open.matched).toBe('uk forward');
     expect(open.action).toEqual({
       type: 'redirect',
@@ -208,11 +210,11 @@ describe('decideIncoming on the realistic flow', () => {
       timeoutSeconds: 30,
     });
     // Out of hours the open condition fails and the next rule (not 'after hours') decides.
-    expect(decideIncoming(flow, '+447700900123', saturday).matched).toBe('uk forward closed');
+    expect(decideIncoming(fixtureFlow().flow, '+447700900123', saturday).matched).toBe('uk forward closed');
   });
 
   it('redirects the VIP caller to several targets', () => {
-    const d = decideIncoming(flow, '+14255550123', saturday);
+    const d = decideIncoming(fixtureFlow().flow, '+14255550123', saturday);
     expect(d.matched).toBe('vip');
     expect(d.action.type === 'redirect' && d.action.targets).toHaveLength(2);
   });
