@@ -211,6 +211,34 @@ describe('JsonQueue and StorageTimerQueue', () => {
     ]);
   });
 
+  test('a stalled queue creation or send ends at the storage timeout, its signal aborted', async () => {
+    const creating: AbortSignal[] = [];
+    const stalledCreate = {
+      createIfNotExists: (o: { abortSignal: AbortSignal }) => (
+        creating.push(o.abortSignal),
+        hangs(o.abortSignal)
+      ),
+    } as unknown as QueueClient;
+    const err = await JsonQueue.of(async () => stalledCreate, 20)
+      .send({ n: 1 }, { ttlSeconds: 60 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageTimeoutError);
+    expect((err as Error).message).toBe('storage did not answer within 20 ms');
+    expect(creating.map((s) => s.aborted)).toEqual([true]);
+
+    const sending: AbortSignal[] = [];
+    const stalledSend = {
+      sendMessage: (_: string, o: { abortSignal: AbortSignal }) => (
+        sending.push(o.abortSignal),
+        hangs(o.abortSignal)
+      ),
+    } as unknown as QueueClient;
+    await expect(
+      new JsonQueue(async () => stalledSend, 20).send({ n: 1 }, { ttlSeconds: 60 }),
+    ).rejects.toThrow('storage did not answer within 20 ms');
+    expect(sending.map((s) => s.aborted)).toEqual([true]);
+  });
+
   describe('scaled (tests and dev)', () => {
     beforeEach(() => jest.useFakeTimers());
     afterEach(() => jest.useRealTimers());
