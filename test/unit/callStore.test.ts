@@ -1,6 +1,13 @@
 import { createHmac } from 'node:crypto';
 import type { CallContext } from '../../shared/ivr/context';
-import { ConflictError, TableCallStore, type IdempotencyClaim } from '../../shared/storage/callStore';
+import {
+  ConflictError,
+  fromEntity,
+  safeKey,
+  TableCallStore,
+  toEntity,
+  type IdempotencyClaim,
+} from '../../shared/storage/callStore';
 import { DeadlineError, StorageTimeoutError, TableConnector } from '../../shared/storage/tables';
 import { MemoryTable, sdkError, stall, type Request } from '../support/memoryTable';
 
@@ -396,5 +403,52 @@ describe('idempotency claims', () => {
   test('a stalled claim lookup ends at the storage timeout', async () => {
     const { table, store } = setup();
     await expectStorageTimeout(store.findIdempotency('h', NOW, TTL), stallOn(table, 'getEntity'));
+  });
+});
+
+describe('the context row', () => {
+  const withText = (length: number) =>
+    ({ ...context('k1'), note: 'x'.repeat(length) }) as unknown as CallContext;
+  const jsonLength = (ctx: CallContext) => JSON.stringify(ctx).length;
+
+  test('JSON in 30,000-character parts: data, data1, data2…, read back whole', () => {
+    const base = jsonLength(withText(0));
+    const ctx = withText(60_001 - base);
+    expect(jsonLength(ctx)).toBe(60_001);
+    const row = toEntity(ctx, 'T');
+    const json = JSON.stringify(ctx);
+    expect([row.data, row.data1, row.data2]).toEqual([
+      json.slice(0, 30_000),
+      json.slice(30_000, 60_000),
+      json.slice(60_000),
+    ]);
+    expect(row).not.toHaveProperty('data3');
+    expect(row).toMatchObject({
+      partitionKey: 'c_k1',
+      rowKey: 'ctx',
+      callId: 'call-1',
+      phase: 'established',
+      updatedAt: 'T',
+    });
+    expect(fromEntity(row)).toEqual(ctx);
+    // Exactly two parts: no empty third one.
+    expect(toEntity(withText(60_000 - base), 'T')).not.toHaveProperty('data2');
+    expect(toEntity(withText(30_000 - base), 'T')).not.toHaveProperty('data1');
+  });
+
+  test('fifteen parts at most: 450,000 characters fit, one more is refused', () => {
+    const base = jsonLength(withText(0));
+    expect(fromEntity(toEntity(withText(450_000 - base), 'T'))).toEqual(withText(450_000 - base));
+    expect(() => toEntity(withText(450_001 - base), 'T')).toThrow(
+      new Error('call context of 450001 characters is over the 450000 limit'),
+    );
+  });
+
+  test('parts are read until the first one missing', () => {
+    expect(fromEntity({ data: '{"a":', data1: '1', data2: '}', data4: 'ignored' })).toEqual({ a: 1 });
+  });
+
+  test('keys hold no / \\ # ? or %: each is escaped with $', () => {
+    expect(safeKey('a/b\\c#d?e%f g')).toBe('a$2Fb$5Cc$23d$3Fe$25f$20g');
   });
 });
