@@ -126,7 +126,9 @@ export class MemoryTable {
       if (new Set(actions.map(([, row]) => row.partitionKey)).size > 1)
         throw new Error('a batch holds one partition');
       // All or nothing: check every action against the rows as they are, then apply.
-      for (const [kind, row, , options] of actions) {
+      for (const [kind, row, mode, options] of actions) {
+        if (kind !== 'create' && mode !== 'Replace')
+          throw new Error(`unexpected ${kind} mode ${String(mode)}`);
         const found = this.rows.get(this.key(row.partitionKey, row.rowKey));
         if (kind === 'create' && found) throw sdkError(409, 'EntityAlreadyExists');
         if (kind === 'update' && !found) throw sdkError(404, 'ResourceNotFound');

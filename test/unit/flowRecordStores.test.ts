@@ -86,6 +86,8 @@ describe('TableFlowStore', () => {
     expect(table.row('flows', 'catalog')?.at).toBe(AT);
     expect(await flows.head('+15550100')).toEqual(expected);
     expect(await flows.version('+15550100', 1)).toEqual(expected);
+    const { text: _, ...meta } = expected;
+    expect(await flows.versions('+15550100')).toEqual([meta]);
     expect(await flows.version('+15550100', 2)).toBeNull();
     expect(await flows.head('+15550199')).toBeNull();
   });
