@@ -37,6 +37,7 @@ describe('withTimeout', () => {
     const err = await withTimeout(60_000, Date.now() + 20, hangs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineError);
     expect((err as Error).message).toBe('the notification deadline has passed');
+    expect((err as Error).name).toBe('DeadlineError');
   });
 
   test('a deadline already passed makes no request at all', async () => {
@@ -72,6 +73,11 @@ test('isStatus reads the SDK error status, and nothing else', () => {
   expect(isStatus({ statusCode: '404' }, 404)).toBe(false);
   expect(isStatus(null, 404)).toBe(false);
   expect(isStatus(new Error('x'), 404)).toBe(false);
+});
+
+test("a connector from a connection string makes that table's client on first use", async () => {
+  const client = await TableConnector.fromConnectionString('UseDevelopmentStorage=true', 'calls').client();
+  expect([client.tableName, client.url]).toEqual(['calls', 'http://127.0.0.1:10002/devstoreaccount1']);
 });
 
 describe('TableConnector', () => {
@@ -211,6 +217,34 @@ describe('JsonQueue and StorageTimerQueue', () => {
     ]);
   });
 
+  test('a stalled queue creation or send ends at the storage timeout, its signal aborted', async () => {
+    const creating: AbortSignal[] = [];
+    const stalledCreate = {
+      createIfNotExists: (o: { abortSignal: AbortSignal }) => (
+        creating.push(o.abortSignal),
+        hangs(o.abortSignal)
+      ),
+    } as unknown as QueueClient;
+    const err = await JsonQueue.of(async () => stalledCreate, 20)
+      .send({ n: 1 }, { ttlSeconds: 60 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageTimeoutError);
+    expect((err as Error).message).toBe('storage did not answer within 20 ms');
+    expect(creating.map((s) => s.aborted)).toEqual([true]);
+
+    const sending: AbortSignal[] = [];
+    const stalledSend = {
+      sendMessage: (_: string, o: { abortSignal: AbortSignal }) => (
+        sending.push(o.abortSignal),
+        hangs(o.abortSignal)
+      ),
+    } as unknown as QueueClient;
+    await expect(
+      new JsonQueue(async () => stalledSend, 20).send({ n: 1 }, { ttlSeconds: 60 }),
+    ).rejects.toThrow('storage did not answer within 20 ms');
+    expect(sending.map((s) => s.aborted)).toEqual([true]);
+  });
+
   describe('scaled (tests and dev)', () => {
     beforeEach(() => jest.useFakeTimers());
     afterEach(() => jest.useRealTimers());
@@ -220,6 +254,7 @@ describe('JsonQueue and StorageTimerQueue', () => {
       const timers = new StorageTimerQueue(new JsonQueue(async () => client, 1000), 0.1);
       await timers.schedule({ clientContext: 'c1', timerId: 'interDigit-4' }, 5);
       await timers.schedule({ clientContext: 'c1', timerId: 'noInput-5' }, 10);
+      await timers.schedule({ clientContext: 'c1', timerId: 'redial-1' }, 20);
       await jest.advanceTimersByTimeAsync(499);
       expect(sent).toEqual([]);
       await jest.advanceTimersByTimeAsync(1);
@@ -235,6 +270,12 @@ describe('JsonQueue and StorageTimerQueue', () => {
         { clientContext: 'c1', timerId: 'interDigit-4' },
         { clientContext: 'c1', timerId: 'noInput-5' },
       ]);
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(sent.map((s) => [s.message, s.visibilityTimeout])).toEqual([
+        [{ clientContext: 'c1', timerId: 'interDigit-4' }, 0],
+        [{ clientContext: 'c1', timerId: 'noInput-5' }, 0],
+        [{ clientContext: 'c1', timerId: 'redial-1' }, 0],
+      ]);
     });
 
     test("a recording's grace period is not scaled: it waits for the platform", async () => {
@@ -242,7 +283,8 @@ describe('JsonQueue and StorageTimerQueue', () => {
       const timers = new StorageTimerQueue(new JsonQueue(async () => client, 1000), 0.1);
       await timers.schedule({ clientContext: 'c1', timerId: 'recordingGrace-2' }, 30);
       await timers.schedule({ clientContext: 'c1', timerId: 'xnoInput-2' }, 30);
-      expect(sent.map((s) => s.visibilityTimeout)).toEqual([30, 30]);
+      await timers.schedule({ clientContext: 'c1', timerId: 'noInput2' }, 30);
+      expect(sent.map((s) => s.visibilityTimeout)).toEqual([30, 30, 30]);
     });
 
     test('a held timer whose message cannot be sent is reported', async () => {
