@@ -937,3 +937,360 @@ describe('notifications the shell does not act on', () => {
     ]);
   });
 });
+
+describe("apply's guards on an outbound call's notifications", () => {
+  const note = (callId: string, data: Record<string, unknown>, changeType = 'updated') =>
+    parseNotifications({
+      value: [{ changeType, resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+  const redialing = outboundFlow('+14255550106', { redial: { maxAttempts: 2, delaySeconds: 60 } });
+
+  /** A call of the redialing flow whose first attempt (graph-call-1) went unanswered. */
+  async function waitingToRedial() {
+    const s = setup({
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([...catalog.byIdentity, [redialing.flow.number, redialing]]),
+        byId: new Map([...catalog.byId, [redialing.id, redialing]]),
+      }),
+    });
+    const placed = await s.service.placeCall({ from: '+14255550106', to: '+12065550100' });
+    await s.service.handleNotification(
+      note('graph-call-1', { state: 'terminated', resultInfo: { code: 487, subcode: 0 } }, 'deleted'),
+      { tenantId: TENANT, contextKey: placed.clientContext },
+    );
+    return { ...s, key: placed.clientContext };
+  }
+
+  test('a late notification of an attempt already over changes nothing while the next one waits', async () => {
+    const s = await waitingToRedial();
+    const waiting = s.store.rows.get(s.key)!;
+    expect([waiting.value.phase, waiting.value.callId]).toEqual(['redialWait', null]);
+    expect(waiting.value.outbound?.attempts.map((a) => [a.callId, a.endedAt !== null])).toEqual([
+      ['graph-call-1', true],
+    ]);
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), {
+      tenantId: TENANT,
+      contextKey: s.key,
+    });
+    expect(s.store.rows.get(s.key)).toEqual(waiting);
+    expect(s.actions).toEqual([]);
+  });
+
+  test("the next attempt's first notification, before its create call is answered, takes its place", async () => {
+    const s = await waitingToRedial();
+    const timerId = s.store.rows.get(s.key)!.value.outbound!.redialTimerId!;
+    await s.service.handleTimer({ clientContext: s.key, timerId });
+    // The first attempt's create call answered graph-call-1; the second one's answer is left out
+    // here, so the second attempt is still without a call id when its notification comes.
+    const ctx = s.store.rows.get(s.key)!.value;
+    expect(s.posts).toHaveLength(2);
+    const { callId: _ignored, ...rest } = ctx;
+    s.store.rows.get(s.key)!.value = { ...rest, callId: null };
+    await s.service.handleNotification(note('graph-call-2', { state: 'established' }), {
+      tenantId: TENANT,
+      contextKey: s.key,
+    });
+    const after = s.store.rows.get(s.key)!.value;
+    expect([after.callId, after.phase]).toEqual(['graph-call-2', 'established']);
+    expect(s.actions.map((a) => [a.callId, a.action])).toEqual([
+      ['graph-call-2', 'subscribeToTone'],
+      ['graph-call-2', 'playPrompt'],
+    ]);
+  });
+
+  test("an outbound call's first notification, before the create call's answer, links its call id", async () => {
+    const actions: Array<[string, string]> = [];
+    let service: CallService | null = null;
+    let store: { rows: Map<string, unknown> } | null = null;
+    // The notification overtakes the create call's answer: the context has no call id yet.
+    const graph = {
+      callAction: async (callId: string, action: string) => {
+        actions.push([callId, action]);
+        return { status: 202, body: null, location: null };
+      },
+      post: async () => {
+        const key = [...store!.rows.keys()][0]!;
+        await service!.handleNotification(note('graph-call-1', { state: 'established' }), {
+          tenantId: TENANT,
+          contextKey: key,
+        });
+        return { status: 201, body: { id: 'graph-call-1' }, location: null };
+      },
+    } as unknown as GraphClient;
+    const s = setup({ graph });
+    ({ service, store } = s);
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const ctx = s.store.rows.get(placed.clientContext)!.value;
+    expect([ctx.callId, ctx.phase, ctx.node]).toEqual(['graph-call-1', 'established', 'hello']);
+    expect(actions).toEqual([
+      ['graph-call-1', 'subscribeToTone'],
+      ['graph-call-1', 'playPrompt'],
+    ]);
+  });
+
+  test('the same notification found through the link row (no callback key) does not link a call id', async () => {
+    const s = setup();
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const row = s.store.rows.get(placed.clientContext)!;
+    row.value.callId = null;
+    const before = structuredClone(row);
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), { tenantId: TENANT });
+    const after = s.store.rows.get(placed.clientContext)!;
+    expect(after.value.callId).toBeNull();
+    expect(after.etag).not.toBe(before.etag);
+  });
+});
+
+describe("the outcome webhook's check timer and conflicting writes", () => {
+  const ended = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: 'terminated', resultInfo: { code: 487, subcode: 0 } },
+        },
+      ],
+    })[0]!;
+
+  /** An unanswered call whose ending could not queue its webhook (the queue was away). */
+  async function notQueued() {
+    const s = setup();
+    s.failHooks(new Error('queue unavailable'));
+    const placed = await s.service.placeCall({
+      from: '+14255550101',
+      to: '+12065550100',
+      callbackUrl: 'https://hooks.example.com/ivr',
+    });
+    await s.service.handleNotification(ended('graph-call-1'), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    s.failHooks(null);
+    return { ...s, key: placed.clientContext };
+  }
+
+  test('the check timer queues a webhook its ending could not, then marks it queued', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    expect(hook.checkTimerId).toMatch(/\S/);
+    expect(s.sentHooks).toEqual([]);
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    expect(s.sentHooks.map((h) => [h.id, h.url])).toEqual([
+      [`outbound.${s.key}.completed`, 'https://hooks.example.com/ivr'],
+    ]);
+    expect(s.store.rows.get(s.key)!.value.outbound!.webhook).toEqual({ ...hook, queued: true });
+  });
+
+  test('another timer of the ended call queues nothing', async () => {
+    const s = await notQueued();
+    const before = s.store.rows.get(s.key)!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: 'noInput-1' });
+    expect(s.sentHooks).toEqual([]);
+    expect(s.store.rows.get(s.key)).toEqual(before);
+  });
+
+  test('a delivery outcome that loses a write race is applied again on the fresh state; both changes kept', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    const replace = s.store.replace.bind(s.store);
+    let raced = false;
+    s.store.replace = async (ctx, etag) => {
+      if (!raced) {
+        raced = true;
+        // Another instance stores a change first: this write's ETag is stale.
+        const row = s.store.rows.get(ctx.clientContext)!;
+        await replace({ ...row.value, digits: ['9'] }, row.etag);
+      }
+      return replace(ctx, etag);
+    };
+    await s.service.recordWebhookOutcome(s.key, {
+      deliveryId: hook.deliveryId,
+      status: 'delivered',
+      attempts: 1,
+      at: NOW.toISOString(),
+      httpStatus: 204,
+    });
+    const stored = s.store.rows.get(s.key)!.value;
+    expect(stored.digits).toEqual(['9']);
+    expect(stored.outbound!.webhook).toEqual({
+      deliveryId: hook.deliveryId,
+      event: hook.event,
+      status: 'delivered',
+      attempts: 1,
+      at: NOW.toISOString(),
+      httpStatus: 204,
+    });
+  });
+
+  test('a webhook status that keeps losing write races gives up with an error; other errors go up as they are', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    const outcome = {
+      deliveryId: hook.deliveryId,
+      status: 'failed' as const,
+      attempts: 3,
+      at: NOW.toISOString(),
+    };
+    let tries = 0;
+    s.store.replace = async () => {
+      tries++;
+      throw new ConflictError();
+    };
+    await expect(s.service.recordWebhookOutcome(s.key, outcome)).rejects.toThrow(
+      `outbound call ${s.key} kept changing; its webhook status was not stored`,
+    );
+    expect(tries).toBe(8);
+    s.store.replace = async () => {
+      throw new Error('storage unavailable');
+    };
+    await expect(s.service.recordWebhookOutcome(s.key, outcome)).rejects.toThrow('storage unavailable');
+  });
+});
+
+describe('what Graph answers at once goes back into the engine', () => {
+  const incoming = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'created',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: {
+            state: 'incoming',
+            callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
+            source: { identity: { phone: { id: '+12065550123' } } },
+          },
+        },
+      ],
+    })[0]!;
+  const established = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'updated',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: 'established' },
+        },
+      ],
+    })[0]!;
+
+  /** flows.main answered; its prompt gets `playAnswer`, its hang-up `deleteAnswer`. */
+  async function answeredCall(callId: string, playAnswer: unknown, deleteFailure: Error | null = null) {
+    const requests: Array<[string, string]> = [];
+    const graph = {
+      callAction: async (id: string, action: string) => {
+        requests.push([id, action]);
+        if (playAnswer instanceof Error && action === 'playPrompt') throw playAnswer;
+        return { status: 200, body: action === 'playPrompt' ? playAnswer : null, location: null };
+      },
+      deleteCall: async (id: string) => {
+        requests.push([id, 'delete']);
+        if (deleteFailure) throw deleteFailure;
+        return { status: 204, body: null, location: null };
+      },
+    } as unknown as GraphClient;
+    const s = setup({ graph });
+    await s.service.handleNotification(incoming(callId), { tenantId: TENANT });
+    await s.service.handleNotification(established(callId), { tenantId: TENANT });
+    const row = [...s.store.rows.values()][0]!;
+    return { ...s, requests, ctx: row.value };
+  }
+
+  test('a prompt answered completed at once moves the flow on without a notification', async () => {
+    const s = await answeredCall('p1', { status: 'completed' });
+    expect(s.requests).toEqual([
+      ['p1', 'answer'],
+      ['p1', 'subscribeToTone'],
+      ['p1', 'playPrompt'],
+      ['p1', 'delete'],
+    ]);
+    expect([s.ctx.node, s.ctx.phase, s.ctx.visited]).toEqual(['bye', 'hangingUp', ['hello', 'bye']]);
+  });
+
+  test('a prompt answered failed at once is fed to the engine as failed', async () => {
+    const s = await answeredCall('p2', {
+      status: 'failed',
+      resultInfo: { code: 400, subcode: 8508, message: 'bad prompt' },
+    });
+    expect(s.requests.map((r) => r[1])).toEqual(['answer', 'subscribeToTone', 'playPrompt', 'delete']);
+    expect(s.ctx.visited).toEqual(['hello', 'bye']);
+  });
+
+  test('a prompt still running waits for its notification', async () => {
+    const s = await answeredCall('p3', { status: 'running' });
+    expect(s.requests.map((r) => r[1])).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
+    expect([s.ctx.node, s.ctx.phase]).toEqual(['hello', 'established']);
+  });
+
+  test('a hang-up answered 404 ends the call as already gone', async () => {
+    const gone = new GraphError(404, 'NotFound', 'gone', 'DELETE', '/communications/calls/p4');
+    const s = await answeredCall('p4', { status: 'completed' }, gone);
+    expect([s.ctx.phase, s.ctx.result]).toEqual(['ended', { code: 404, message: 'call already gone' }]);
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  test('a hang-up refused otherwise is logged as a failed command and kept as a failure', async () => {
+    const refused = new GraphError(
+      500,
+      'InternalServerError',
+      'try later',
+      'DELETE',
+      '/communications/calls/p5',
+    );
+    const s = await answeredCall('p5', { status: 'completed' }, refused);
+    expect(s.ctx.phase).not.toBe('ended');
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: 'command failed',
+        props: {
+          callId: 'p5',
+          command: 'hangUp',
+          status: 500,
+          code: 'InternalServerError',
+          error: 'try later',
+        },
+      },
+    ]);
+    expect(s.ctx.failures).toEqual([
+      expect.objectContaining({
+        what: 'hangUp',
+        status: 500,
+        code: 'InternalServerError',
+        message: 'try later',
+      }),
+    ]);
+  });
+
+  test('a request failing without a Graph answer is logged with its message and no status', async () => {
+    const s = await answeredCall('p6', new Error('socket hang up'));
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: 'command failed',
+        props: {
+          callId: 'p6',
+          command: 'playPrompt',
+          status: undefined,
+          code: undefined,
+          error: 'socket hang up',
+        },
+      },
+    ]);
+    expect(s.ctx.failures).toEqual([
+      expect.objectContaining({ what: 'playPrompt', message: 'socket hang up' }),
+    ]);
+  });
+
+  test('a create call answered with an empty id is a failure, and nothing is linked', async () => {
+    const { service, store } = setup({}, { createAnswer: { id: '' } });
+    const placed = await service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    expect(placed).toEqual({
+      clientContext: placed.clientContext,
+      callId: null,
+      failure: 'create call answered without a call id',
+    });
+    expect(store.links.size).toBe(0);
+  });
+});
