@@ -19,6 +19,7 @@ import {
   type Versioned,
 } from '../../shared/storage/callStore';
 import type { RecordingMeta, RecordStore } from '../../shared/storage/recordStore';
+import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 
 /**
  * The shell's outbound calls and status reads against in-memory adapters: what a request is
@@ -1076,11 +1077,24 @@ describe("the outcome webhook's check timer and conflicting writes", () => {
     const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
     expect(hook.checkTimerId).toMatch(/\S/);
     expect(s.sentHooks).toEqual([]);
+    const reads = s.store.reads;
     await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    // One read: the mark is written on the version the timer read.
+    expect(s.store.reads - reads).toBe(1);
     expect(s.sentHooks.map((h) => [h.id, h.url])).toEqual([
       [`outbound.${s.key}.completed`, 'https://hooks.example.com/ivr'],
     ]);
     expect(s.store.rows.get(s.key)!.value.outbound!.webhook).toEqual({ ...hook, queued: true });
+  });
+
+  test('the check timer of a webhook already queued queues nothing more', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    const queued = s.store.rows.get(s.key)!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    expect(s.sentHooks).toHaveLength(1);
+    expect(s.store.rows.get(s.key)).toEqual(queued);
   });
 
   test('another timer of the ended call queues nothing', async () => {
@@ -1292,5 +1306,197 @@ describe('what Graph answers at once goes back into the engine', () => {
       failure: 'create call answered without a call id',
     });
     expect(store.links.size).toBe(0);
+  });
+});
+
+describe('what the shell still owes a call that is over', () => {
+  const note = (callId: string, data: Record<string, unknown>, changeType = 'updated') =>
+    parseNotifications({
+      value: [{ changeType, resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+  const recorder = validateFlow(
+    {
+      number: '+14255550107',
+      applicationInstanceId: APP_INSTANCE,
+      prompts: { beep: 'https://media.example.com/beep.wav' },
+      default: { type: 'answer', start: 'rec' },
+      outbound: { start: 'rec' },
+      nodes: {
+        rec: {
+          type: 'record',
+          prompt: 'beep',
+          next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
+        },
+        bye: { type: 'hangup' },
+      },
+    },
+    '+14255550107.json',
+  ).flow!;
+  const withRecorder: FlowCatalog = {
+    ...catalog,
+    byIdentity: new Map([...catalog.byIdentity, [recorder.flow.number, recorder]]),
+    byId: new Map([...catalog.byId, [recorder.id, recorder]]),
+  };
+
+  test("an outbound call's recording completed after the hang-up is still archived", async () => {
+    const jobs: RecordingJob[] = [];
+    const bodies: Array<{ action: string; body: unknown }> = [];
+    const graph = {
+      callAction: async (_callId: string, action: string, body: unknown) => {
+        bodies.push({ action, body });
+        return { status: 200, body: null, location: null };
+      },
+      post: async () => ({ status: 201, body: { id: 'graph-call-1' }, location: null }),
+    } as unknown as GraphClient;
+    const s = setup({
+      graph,
+      flows: () => withRecorder,
+      recordingJobs: { enqueue: async (job) => void jobs.push(job) },
+    });
+    const placed = await s.service.placeCall({ from: '+14255550107', to: '+12065550100' });
+    const source = { tenantId: TENANT, contextKey: placed.clientContext };
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), source);
+    const op = (bodies.find((b) => b.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(note('graph-call-1', { state: 'terminated' }, 'deleted'), source);
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('ended');
+    const completed = parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: '/communications/calls/graph-call-1/operations/op-9',
+          resourceData: {
+            '@odata.type': '#microsoft.graph.recordOperation',
+            clientContext: op,
+            status: 'completed',
+            resultInfo: { code: 200, subcode: 8514 },
+            recordingLocation: 'https://media.platform.example/rec/9',
+            recordingAccessToken: 'recording-token',
+          },
+        },
+      ],
+    })[0]!;
+    await s.service.handleNotification(completed, { tenantId: TENANT });
+    expect(jobs.map((j) => [j.callId, j.node, j.recording?.location])).toEqual([
+      ['graph-call-1', 'rec', 'https://media.platform.example/rec/9'],
+    ]);
+  });
+
+  test('a slot that cannot be given back is logged; the call is ended all the same', async () => {
+    const s = setup({
+      limits: {
+        acquire: async () => ({ ok: true }),
+        release: async () => {
+          throw new Error('limits table unavailable');
+        },
+      },
+    });
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    await s.service.handleNotification(note('graph-call-1', { state: 'terminated' }, 'deleted'), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('ended');
+    expect(s.lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'outbound slot not released',
+        props: { callId: 'graph-call-1', error: 'limits table unavailable' },
+      },
+    ]);
+  });
+
+  test('the sweep fires a redial long overdue (its timer lost) and leaves one still due', async () => {
+    const redialing = outboundFlow('+14255550106', { redial: { maxAttempts: 2, delaySeconds: 60 } });
+    let ids = 0;
+    const s = setup({
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([...catalog.byIdentity, [redialing.flow.number, redialing]]),
+        byId: new Map([...catalog.byId, [redialing.id, redialing]]),
+      }),
+      graph: {
+        callAction: async () => ({ status: 202, body: null, location: null }),
+        post: async () => ({ status: 201, body: { id: `graph-call-${++ids}` }, location: null }),
+      } as unknown as GraphClient,
+    });
+    const placed = await s.service.placeCall({ from: '+14255550106', to: '+12065550100' });
+    await s.service.handleNotification(
+      note('graph-call-1', { state: 'terminated', resultInfo: { code: 487, subcode: 0 } }, 'deleted'),
+      { tenantId: TENANT, contextKey: placed.clientContext },
+    );
+    const row = s.store.rows.get(placed.clientContext)!;
+    expect(row.value.phase).toBe('redialWait');
+    // Due 30 minutes ago, with a 30-minute idle limit: exactly at the cutoff, so fired.
+    row.value.outbound!.redialAt = new Date(NOW.getTime() - 30 * 60_000).toISOString();
+    row.updatedAt = new Date(NOW.getTime() - 60 * 60_000).toISOString();
+    const due = structuredClone(row);
+    due.value.outbound!.redialAt = new Date(NOW.getTime() - 29 * 60_000).toISOString();
+    s.store.rows.set(placed.clientContext, due);
+    expect(await s.service.sweepStale(30)).toEqual({ closed: 0 });
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('redialWait');
+    s.store.rows.set(placed.clientContext, row);
+    expect(await s.service.sweepStale(30)).toEqual({ closed: 0 });
+    const after = s.store.rows.get(placed.clientContext)!.value;
+    expect([after.phase, after.callId, ids]).toEqual(['dialing', 'graph-call-2', 2]);
+  });
+
+  test("the create call's id is stored even when another write lands first", async () => {
+    const s = setup();
+    const replace = s.store.replace.bind(s.store);
+    let raced = false;
+    s.store.replace = async (ctx, etag) => {
+      if (!raced) {
+        raced = true;
+        const row = s.store.rows.get(ctx.clientContext)!;
+        await replace({ ...row.value, digits: ['7'] }, row.etag);
+      }
+      return replace(ctx, etag);
+    };
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const ctx = s.store.rows.get(placed.clientContext)!.value;
+    expect([placed.callId, ctx.callId, ctx.digits]).toEqual(['graph-call-1', 'graph-call-1', ['7']]);
+  });
+});
+
+describe('notifications and flows on the slow path', () => {
+  test('a notification about something other than a call is logged, not read', async () => {
+    const { service, store, lines } = setup();
+    const long = `/communications/onlineMeetings/${'m'.repeat(300)}`;
+    const [other] = parseNotifications({
+      value: [{ changeType: 'updated', resourceUrl: long, resourceData: {} }],
+    });
+    await service.handleNotification(other!, { tenantId: TENANT });
+    expect(store.reads).toBe(0);
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        message: 'notification not handled by the IVR',
+        props: { resourceUrl: long.slice(0, 200), changeType: 'updated' },
+      },
+    ]);
+  });
+
+  test('flows not yet loaded (a promise) decide and run a call like cached ones', async () => {
+    const { service, store, actions } = setup({ flows: () => Promise.resolve(catalog) });
+    const call = (data: Record<string, unknown>, changeType = 'updated') =>
+      parseNotifications({
+        value: [{ changeType, resourceUrl: '/communications/calls/slow-1', resourceData: data }],
+      })[0]!;
+    await service.handleNotification(
+      call(
+        {
+          state: 'incoming',
+          callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
+          source: { identity: { phone: { id: '+12065550123' } } },
+        },
+        'created',
+      ),
+      { tenantId: TENANT },
+    );
+    await service.handleNotification(call({ state: 'established' }), { tenantId: TENANT });
+    const ctx = [...store.rows.values()][0]!.value;
+    expect([ctx.flowId, ctx.phase, ctx.node]).toEqual([flows.main.id, 'established', 'hello']);
+    expect(actions.map((a) => a.action)).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
   });
 });

@@ -512,7 +512,8 @@ describe("a recording's archive job carries the flow's policy", () => {
 
   test('a flow without a recordings section: kept 30 days, with the flow id and no version', async () => {
     const { jobs, seq } = await recorded({});
-    expect(jobs).toEqual([{ ...job(seq), persist: true, retentionDays: 30, flowId: 'vm' }]);
+    // Strict: a job without a version has no flowVersion key at all.
+    expect(jobs).toStrictEqual([{ ...job(seq), persist: true, retentionDays: 30, flowId: 'vm' }]);
   });
 
   test("a stored flow version's own policy: not kept, 7 days, and the version the call started with", async () => {
@@ -531,6 +532,56 @@ describe("a recording's archive job carries the flow's policy", () => {
     });
     expect(jobs).toEqual([{ ...job(seq), persist: false, retentionDays: 7, flowId: 'vm', flowVersion: 3 }]);
     expect(asked.every(([id, version]) => id === 'vm' && version === 3)).toBe(true);
+  });
+
+  test('a flow changed during the call: the job keeps the policy of the version the call started with', async () => {
+    const v3 = {
+      ...validateFlow({ ...voicemailSource, recordings: { persist: false, retentionDays: 7 } }, 'vm.json')
+        .flow!,
+      version: 3,
+    };
+    const v4 = { ...voicemail, version: 4 };
+    let current = v3;
+    const s = setup({
+      now: () => AT,
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([['+14255550101', current]]),
+        byId: new Map([['vm', current]]),
+      }),
+      flowVersion: (id, version) => (id === 'vm' && version === 3 ? v3 : null),
+    });
+    await s.service.handleNotification(incoming('v2', '+14255550101'), FROM_TENANT);
+    current = v4;
+    await s.service.handleNotification(update('v2', { state: 'established' }), FROM_TENANT);
+    const op = (s.sent.find((x) => x.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(
+      operation('v2', op, {
+        status: 'completed',
+        completionReason: 'stopToneDetected',
+        resultInfo: { code: 200, subcode: 8514 },
+        ...recording,
+      }),
+      FROM_TENANT,
+    );
+    expect(s.jobs.map((j) => [j.persist, j.retentionDays, j.flowVersion])).toEqual([[false, 7, 3]]);
+  });
+
+  test('a flow no longer found when the recording comes in: kept, 30 days', async () => {
+    let gone = false;
+    const s = setup({ now: () => AT, flowVersion: () => (gone ? null : voicemail) });
+    await s.service.handleNotification(incoming('v2', '+14255550101'), FROM_TENANT);
+    await s.service.handleNotification(update('v2', { state: 'established' }), FROM_TENANT);
+    const op = (s.sent.find((x) => x.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(update('v2', { state: 'terminated' }), FROM_TENANT);
+    gone = true;
+    await s.service.handleNotification(
+      operation('v2', op, { status: 'completed', resultInfo: { code: 200, subcode: 8514 }, ...recording }),
+      FROM_TENANT,
+    );
+    expect(s.jobs.map((j) => [j.callId, j.persist, j.retentionDays])).toEqual([['v2', true, 30]]);
   });
 });
 
