@@ -946,9 +946,26 @@ describe("apply's guards on an outbound call's notifications", () => {
     })[0]!;
   const redialing = outboundFlow('+14255550106', { redial: { maxAttempts: 2, delaySeconds: 60 } });
 
-  /** A call of the redialing flow whose first attempt (graph-call-1) went unanswered. */
-  async function waitingToRedial() {
+  /**
+   * A call of the redialing flow whose first attempt (graph-call-1) went unanswered. The
+   * redial's create call answers graph-call-2, after `beforeRedialAnswer` has run.
+   */
+  async function waitingToRedial(beforeRedialAnswer: (key: string) => Promise<void> = async () => undefined) {
+    const actions: Array<[string, string]> = [];
+    let creates = 0;
+    let key = '';
+    const graph = {
+      callAction: async (callId: string, action: string) => {
+        actions.push([callId, action]);
+        return { status: 202, body: null, location: null };
+      },
+      post: async () => {
+        if (++creates === 2) await beforeRedialAnswer(key);
+        return { status: 201, body: { id: `graph-call-${creates}` }, location: null };
+      },
+    } as unknown as GraphClient;
     const s = setup({
+      graph,
       flows: () => ({
         ...catalog,
         byIdentity: new Map([...catalog.byIdentity, [redialing.flow.number, redialing]]),
@@ -956,11 +973,12 @@ describe("apply's guards on an outbound call's notifications", () => {
       }),
     });
     const placed = await s.service.placeCall({ from: '+14255550106', to: '+12065550100' });
+    key = placed.clientContext;
     await s.service.handleNotification(
       note('graph-call-1', { state: 'terminated', resultInfo: { code: 487, subcode: 0 } }, 'deleted'),
-      { tenantId: TENANT, contextKey: placed.clientContext },
+      { tenantId: TENANT, contextKey: key },
     );
-    return { ...s, key: placed.clientContext };
+    return { ...s, key, graphActions: actions };
   }
 
   test('a late notification of an attempt already over changes nothing while the next one waits', async () => {
@@ -975,26 +993,24 @@ describe("apply's guards on an outbound call's notifications", () => {
       contextKey: s.key,
     });
     expect(s.store.rows.get(s.key)).toEqual(waiting);
-    expect(s.actions).toEqual([]);
+    expect(s.graphActions).toEqual([]);
   });
 
   test("the next attempt's first notification, before its create call is answered, takes its place", async () => {
-    const s = await waitingToRedial();
+    // The redial's notification overtakes its create call's answer: the context has no call id yet.
+    let service: CallService | null = null;
+    const s = await waitingToRedial(async (key) => {
+      await service!.handleNotification(note('graph-call-2', { state: 'established' }), {
+        tenantId: TENANT,
+        contextKey: key,
+      });
+    });
+    service = s.service;
     const timerId = s.store.rows.get(s.key)!.value.outbound!.redialTimerId!;
     await s.service.handleTimer({ clientContext: s.key, timerId });
-    // The first attempt's create call answered graph-call-1; the second one's answer is left out
-    // here, so the second attempt is still without a call id when its notification comes.
-    const ctx = s.store.rows.get(s.key)!.value;
-    expect(s.posts).toHaveLength(2);
-    const { callId: _ignored, ...rest } = ctx;
-    s.store.rows.get(s.key)!.value = { ...rest, callId: null };
-    await s.service.handleNotification(note('graph-call-2', { state: 'established' }), {
-      tenantId: TENANT,
-      contextKey: s.key,
-    });
     const after = s.store.rows.get(s.key)!.value;
     expect([after.callId, after.phase]).toEqual(['graph-call-2', 'established']);
-    expect(s.actions.map((a) => [a.callId, a.action])).toEqual([
+    expect(s.graphActions).toEqual([
       ['graph-call-2', 'subscribeToTone'],
       ['graph-call-2', 'playPrompt'],
     ]);
