@@ -19,6 +19,7 @@ import {
   type Versioned,
 } from '../../shared/storage/callStore';
 import type { RecordingMeta, RecordStore } from '../../shared/storage/recordStore';
+import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 
 /**
  * The shell's outbound calls and status reads against in-memory adapters: what a request is
@@ -935,5 +936,583 @@ describe('notifications the shell does not act on', () => {
         props: { callId: 'graph-call-1', tokenTenant: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' },
       },
     ]);
+  });
+});
+
+describe("apply's guards on an outbound call's notifications", () => {
+  const note = (callId: string, data: Record<string, unknown>, changeType = 'updated') =>
+    parseNotifications({
+      value: [{ changeType, resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+  const redialing = outboundFlow('+14255550106', { redial: { maxAttempts: 2, delaySeconds: 60 } });
+
+  /**
+   * A call of the redialing flow whose first attempt (graph-call-1) went unanswered. The
+   * redial's create call answers graph-call-2, after `beforeRedialAnswer` has run.
+   */
+  async function waitingToRedial(beforeRedialAnswer: (key: string) => Promise<void> = async () => undefined) {
+    const actions: Array<[string, string]> = [];
+    let creates = 0;
+    let key = '';
+    const graph = {
+      callAction: async (callId: string, action: string) => {
+        actions.push([callId, action]);
+        return { status: 202, body: null, location: null };
+      },
+      post: async () => {
+        if (++creates === 2) await beforeRedialAnswer(key);
+        return { status: 201, body: { id: `graph-call-${creates}` }, location: null };
+      },
+    } as unknown as GraphClient;
+    const s = setup({
+      graph,
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([...catalog.byIdentity, [redialing.flow.number, redialing]]),
+        byId: new Map([...catalog.byId, [redialing.id, redialing]]),
+      }),
+    });
+    const placed = await s.service.placeCall({ from: '+14255550106', to: '+12065550100' });
+    key = placed.clientContext;
+    await s.service.handleNotification(
+      note('graph-call-1', { state: 'terminated', resultInfo: { code: 487, subcode: 0 } }, 'deleted'),
+      { tenantId: TENANT, contextKey: key },
+    );
+    return { ...s, key, graphActions: actions };
+  }
+
+  test('a late notification of an attempt already over changes nothing while the next one waits', async () => {
+    const s = await waitingToRedial();
+    const waiting = s.store.rows.get(s.key)!;
+    expect([waiting.value.phase, waiting.value.callId]).toEqual(['redialWait', null]);
+    expect(waiting.value.outbound?.attempts.map((a) => [a.callId, a.endedAt !== null])).toEqual([
+      ['graph-call-1', true],
+    ]);
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), {
+      tenantId: TENANT,
+      contextKey: s.key,
+    });
+    expect(s.store.rows.get(s.key)).toEqual(waiting);
+    expect(s.graphActions).toEqual([]);
+  });
+
+  test("the next attempt's first notification, before its create call is answered, takes its place", async () => {
+    // The redial's notification overtakes its create call's answer: the context has no call id yet.
+    let service: CallService | null = null;
+    const s = await waitingToRedial(async (key) => {
+      await service!.handleNotification(note('graph-call-2', { state: 'established' }), {
+        tenantId: TENANT,
+        contextKey: key,
+      });
+    });
+    service = s.service;
+    const timerId = s.store.rows.get(s.key)!.value.outbound!.redialTimerId!;
+    await s.service.handleTimer({ clientContext: s.key, timerId });
+    const after = s.store.rows.get(s.key)!.value;
+    expect([after.callId, after.phase]).toEqual(['graph-call-2', 'established']);
+    expect(s.graphActions).toEqual([
+      ['graph-call-2', 'subscribeToTone'],
+      ['graph-call-2', 'playPrompt'],
+    ]);
+  });
+
+  test("an outbound call's first notification, before the create call's answer, links its call id", async () => {
+    const actions: Array<[string, string]> = [];
+    let service: CallService | null = null;
+    let store: { rows: Map<string, unknown> } | null = null;
+    // The notification overtakes the create call's answer: the context has no call id yet.
+    const graph = {
+      callAction: async (callId: string, action: string) => {
+        actions.push([callId, action]);
+        return { status: 202, body: null, location: null };
+      },
+      post: async () => {
+        const key = [...store!.rows.keys()][0]!;
+        await service!.handleNotification(note('graph-call-1', { state: 'established' }), {
+          tenantId: TENANT,
+          contextKey: key,
+        });
+        return { status: 201, body: { id: 'graph-call-1' }, location: null };
+      },
+    } as unknown as GraphClient;
+    const s = setup({ graph });
+    ({ service, store } = s);
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const ctx = s.store.rows.get(placed.clientContext)!.value;
+    expect([ctx.callId, ctx.phase, ctx.node]).toEqual(['graph-call-1', 'established', 'hello']);
+    expect(actions).toEqual([
+      ['graph-call-1', 'subscribeToTone'],
+      ['graph-call-1', 'playPrompt'],
+    ]);
+  });
+
+  test('the same notification found through the link row (no callback key) does not link a call id', async () => {
+    const s = setup();
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const row = s.store.rows.get(placed.clientContext)!;
+    row.value.callId = null;
+    const before = structuredClone(row);
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), { tenantId: TENANT });
+    const after = s.store.rows.get(placed.clientContext)!;
+    expect(after.value.callId).toBeNull();
+    expect(after.etag).not.toBe(before.etag);
+  });
+});
+
+describe("the outcome webhook's check timer and conflicting writes", () => {
+  const ended = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: 'terminated', resultInfo: { code: 487, subcode: 0 } },
+        },
+      ],
+    })[0]!;
+
+  /** An unanswered call whose ending could not queue its webhook (the queue was away). */
+  async function notQueued() {
+    const s = setup();
+    s.failHooks(new Error('queue unavailable'));
+    const placed = await s.service.placeCall({
+      from: '+14255550101',
+      to: '+12065550100',
+      callbackUrl: 'https://hooks.example.com/ivr',
+    });
+    await s.service.handleNotification(ended('graph-call-1'), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    s.failHooks(null);
+    return { ...s, key: placed.clientContext };
+  }
+
+  test('the check timer queues a webhook its ending could not, then marks it queued', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    expect(hook.checkTimerId).toMatch(/\S/);
+    expect(s.sentHooks).toEqual([]);
+    const reads = s.store.reads;
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    // One read: the mark is written on the version the timer read.
+    expect(s.store.reads - reads).toBe(1);
+    expect(s.sentHooks.map((h) => [h.id, h.url])).toEqual([
+      [`outbound.${s.key}.completed`, 'https://hooks.example.com/ivr'],
+    ]);
+    expect(s.store.rows.get(s.key)!.value.outbound!.webhook).toEqual({ ...hook, queued: true });
+  });
+
+  test('the check timer of a webhook already queued queues nothing more', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    const queued = s.store.rows.get(s.key)!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: hook.checkTimerId! });
+    expect(s.sentHooks).toHaveLength(1);
+    expect(s.store.rows.get(s.key)).toEqual(queued);
+  });
+
+  test('another timer of the ended call queues nothing', async () => {
+    const s = await notQueued();
+    const before = s.store.rows.get(s.key)!;
+    await s.service.handleTimer({ clientContext: s.key, timerId: 'noInput-1' });
+    expect(s.sentHooks).toEqual([]);
+    expect(s.store.rows.get(s.key)).toEqual(before);
+  });
+
+  test('a delivery outcome that loses a write race is applied again on the fresh state; both changes kept', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    const replace = s.store.replace.bind(s.store);
+    let raced = false;
+    s.store.replace = async (ctx, etag) => {
+      if (!raced) {
+        raced = true;
+        // Another instance stores a change first: this write's ETag is stale.
+        const row = s.store.rows.get(ctx.clientContext)!;
+        await replace({ ...row.value, digits: ['9'] }, row.etag);
+      }
+      return replace(ctx, etag);
+    };
+    await s.service.recordWebhookOutcome(s.key, {
+      deliveryId: hook.deliveryId,
+      status: 'delivered',
+      attempts: 1,
+      at: NOW.toISOString(),
+      httpStatus: 204,
+    });
+    const stored = s.store.rows.get(s.key)!.value;
+    expect(stored.digits).toEqual(['9']);
+    expect(stored.outbound!.webhook).toEqual({
+      deliveryId: hook.deliveryId,
+      event: hook.event,
+      status: 'delivered',
+      attempts: 1,
+      at: NOW.toISOString(),
+      httpStatus: 204,
+    });
+  });
+
+  test('a webhook status that keeps losing write races gives up with an error; other errors go up as they are', async () => {
+    const s = await notQueued();
+    const hook = s.store.rows.get(s.key)!.value.outbound!.webhook!;
+    const outcome = {
+      deliveryId: hook.deliveryId,
+      status: 'failed' as const,
+      attempts: 3,
+      at: NOW.toISOString(),
+    };
+    let tries = 0;
+    s.store.replace = async () => {
+      tries++;
+      throw new ConflictError();
+    };
+    await expect(s.service.recordWebhookOutcome(s.key, outcome)).rejects.toThrow(
+      `outbound call ${s.key} kept changing; its webhook status was not stored`,
+    );
+    expect(tries).toBe(8);
+    s.store.replace = async () => {
+      throw new Error('storage unavailable');
+    };
+    await expect(s.service.recordWebhookOutcome(s.key, outcome)).rejects.toThrow('storage unavailable');
+  });
+});
+
+describe('what Graph answers at once goes back into the engine', () => {
+  const incoming = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'created',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: {
+            state: 'incoming',
+            callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
+            source: { identity: { phone: { id: '+12065550123' } } },
+          },
+        },
+      ],
+    })[0]!;
+  const established = (callId: string) =>
+    parseNotifications({
+      value: [
+        {
+          changeType: 'updated',
+          resourceUrl: `/communications/calls/${callId}`,
+          resourceData: { state: 'established' },
+        },
+      ],
+    })[0]!;
+
+  /** flows.main answered; its prompt gets `playAnswer`, its hang-up `deleteAnswer`. */
+  async function answeredCall(callId: string, playAnswer: unknown, deleteFailure: Error | null = null) {
+    const requests: Array<[string, string]> = [];
+    const graph = {
+      callAction: async (id: string, action: string) => {
+        requests.push([id, action]);
+        if (playAnswer instanceof Error && action === 'playPrompt') throw playAnswer;
+        return { status: 200, body: action === 'playPrompt' ? playAnswer : null, location: null };
+      },
+      deleteCall: async (id: string) => {
+        requests.push([id, 'delete']);
+        if (deleteFailure) throw deleteFailure;
+        return { status: 204, body: null, location: null };
+      },
+    } as unknown as GraphClient;
+    const s = setup({ graph });
+    await s.service.handleNotification(incoming(callId), { tenantId: TENANT });
+    await s.service.handleNotification(established(callId), { tenantId: TENANT });
+    const row = [...s.store.rows.values()][0]!;
+    return { ...s, requests, ctx: row.value };
+  }
+
+  test('a prompt answered completed at once moves the flow on without a notification', async () => {
+    const s = await answeredCall('p1', { status: 'completed' });
+    expect(s.requests).toEqual([
+      ['p1', 'answer'],
+      ['p1', 'subscribeToTone'],
+      ['p1', 'playPrompt'],
+      ['p1', 'delete'],
+    ]);
+    expect([s.ctx.node, s.ctx.phase, s.ctx.visited]).toEqual(['bye', 'hangingUp', ['hello', 'bye']]);
+  });
+
+  test('a prompt answered failed at once is fed to the engine as failed', async () => {
+    const s = await answeredCall('p2', {
+      status: 'failed',
+      resultInfo: { code: 400, subcode: 8508, message: 'bad prompt' },
+    });
+    expect(s.requests.map((r) => r[1])).toEqual(['answer', 'subscribeToTone', 'playPrompt', 'delete']);
+    expect(s.ctx.visited).toEqual(['hello', 'bye']);
+  });
+
+  test('a prompt still running waits for its notification', async () => {
+    const s = await answeredCall('p3', { status: 'running' });
+    expect(s.requests.map((r) => r[1])).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
+    expect([s.ctx.node, s.ctx.phase]).toEqual(['hello', 'established']);
+  });
+
+  test('a hang-up answered 404 ends the call as already gone', async () => {
+    const gone = new GraphError(404, 'NotFound', 'gone', 'DELETE', '/communications/calls/p4');
+    const s = await answeredCall('p4', { status: 'completed' }, gone);
+    expect([s.ctx.phase, s.ctx.result]).toEqual(['ended', { code: 404, message: 'call already gone' }]);
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  test('a hang-up refused otherwise is logged as a failed command and kept as a failure', async () => {
+    const refused = new GraphError(
+      500,
+      'InternalServerError',
+      'try later',
+      'DELETE',
+      '/communications/calls/p5',
+    );
+    const s = await answeredCall('p5', { status: 'completed' }, refused);
+    expect(s.ctx.phase).not.toBe('ended');
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: 'command failed',
+        props: {
+          callId: 'p5',
+          command: 'hangUp',
+          status: 500,
+          code: 'InternalServerError',
+          error: 'try later',
+        },
+      },
+    ]);
+    expect(s.ctx.failures).toEqual([
+      expect.objectContaining({
+        what: 'hangUp',
+        status: 500,
+        code: 'InternalServerError',
+        message: 'try later',
+      }),
+    ]);
+  });
+
+  test('a request failing without a Graph answer is logged with its message and no status', async () => {
+    const s = await answeredCall('p6', new Error('socket hang up'));
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([
+      {
+        level: 'error',
+        message: 'command failed',
+        props: {
+          callId: 'p6',
+          command: 'playPrompt',
+          status: undefined,
+          code: undefined,
+          error: 'socket hang up',
+        },
+      },
+    ]);
+    expect(s.ctx.failures).toEqual([
+      expect.objectContaining({ what: 'playPrompt', message: 'socket hang up' }),
+    ]);
+  });
+
+  test('a create call answered with an empty id is a failure, and nothing is linked', async () => {
+    const { service, store } = setup({}, { createAnswer: { id: '' } });
+    const placed = await service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    expect(placed).toEqual({
+      clientContext: placed.clientContext,
+      callId: null,
+      failure: 'create call answered without a call id',
+    });
+    expect(store.links.size).toBe(0);
+  });
+});
+
+describe('what the shell still owes a call that is over', () => {
+  const note = (callId: string, data: Record<string, unknown>, changeType = 'updated') =>
+    parseNotifications({
+      value: [{ changeType, resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+  const recorder = validateFlow(
+    {
+      number: '+14255550107',
+      applicationInstanceId: APP_INSTANCE,
+      prompts: { beep: 'https://media.example.com/beep.wav' },
+      default: { type: 'answer', start: 'rec' },
+      outbound: { start: 'rec' },
+      nodes: {
+        rec: {
+          type: 'record',
+          prompt: 'beep',
+          next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
+        },
+        bye: { type: 'hangup' },
+      },
+    },
+    '+14255550107.json',
+  ).flow!;
+  const withRecorder: FlowCatalog = {
+    ...catalog,
+    byIdentity: new Map([...catalog.byIdentity, [recorder.flow.number, recorder]]),
+    byId: new Map([...catalog.byId, [recorder.id, recorder]]),
+  };
+
+  test("an outbound call's recording completed after the hang-up is still archived", async () => {
+    const jobs: RecordingJob[] = [];
+    const bodies: Array<{ action: string; body: unknown }> = [];
+    const graph = {
+      callAction: async (_callId: string, action: string, body: unknown) => {
+        bodies.push({ action, body });
+        return { status: 200, body: null, location: null };
+      },
+      post: async () => ({ status: 201, body: { id: 'graph-call-1' }, location: null }),
+    } as unknown as GraphClient;
+    const s = setup({
+      graph,
+      flows: () => withRecorder,
+      recordingJobs: { enqueue: async (job) => void jobs.push(job) },
+    });
+    const placed = await s.service.placeCall({ from: '+14255550107', to: '+12065550100' });
+    const source = { tenantId: TENANT, contextKey: placed.clientContext };
+    await s.service.handleNotification(note('graph-call-1', { state: 'established' }), source);
+    const op = (bodies.find((b) => b.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(note('graph-call-1', { state: 'terminated' }, 'deleted'), source);
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('ended');
+    const completed = parseNotifications({
+      value: [
+        {
+          changeType: 'deleted',
+          resourceUrl: '/communications/calls/graph-call-1/operations/op-9',
+          resourceData: {
+            '@odata.type': '#microsoft.graph.recordOperation',
+            clientContext: op,
+            status: 'completed',
+            resultInfo: { code: 200, subcode: 8514 },
+            recordingLocation: 'https://media.platform.example/rec/9',
+            recordingAccessToken: 'recording-token',
+          },
+        },
+      ],
+    })[0]!;
+    await s.service.handleNotification(completed, { tenantId: TENANT });
+    expect(jobs.map((j) => [j.callId, j.node, j.recording?.location])).toEqual([
+      ['graph-call-1', 'rec', 'https://media.platform.example/rec/9'],
+    ]);
+  });
+
+  test('a slot that cannot be given back is logged; the call is ended all the same', async () => {
+    const s = setup({
+      limits: {
+        acquire: async () => ({ ok: true }),
+        release: async () => {
+          throw new Error('limits table unavailable');
+        },
+      },
+    });
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    await s.service.handleNotification(note('graph-call-1', { state: 'terminated' }, 'deleted'), {
+      tenantId: TENANT,
+      contextKey: placed.clientContext,
+    });
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('ended');
+    expect(s.lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'outbound slot not released',
+        props: { callId: 'graph-call-1', error: 'limits table unavailable' },
+      },
+    ]);
+  });
+
+  test('the sweep fires a redial long overdue (its timer lost) and leaves one still due', async () => {
+    const redialing = outboundFlow('+14255550106', { redial: { maxAttempts: 2, delaySeconds: 60 } });
+    let ids = 0;
+    const s = setup({
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([...catalog.byIdentity, [redialing.flow.number, redialing]]),
+        byId: new Map([...catalog.byId, [redialing.id, redialing]]),
+      }),
+      graph: {
+        callAction: async () => ({ status: 202, body: null, location: null }),
+        post: async () => ({ status: 201, body: { id: `graph-call-${++ids}` }, location: null }),
+      } as unknown as GraphClient,
+    });
+    const placed = await s.service.placeCall({ from: '+14255550106', to: '+12065550100' });
+    await s.service.handleNotification(
+      note('graph-call-1', { state: 'terminated', resultInfo: { code: 487, subcode: 0 } }, 'deleted'),
+      { tenantId: TENANT, contextKey: placed.clientContext },
+    );
+    const row = s.store.rows.get(placed.clientContext)!;
+    expect(row.value.phase).toBe('redialWait');
+    // Due 30 minutes ago, with a 30-minute idle limit: exactly at the cutoff, so fired.
+    row.value.outbound!.redialAt = new Date(NOW.getTime() - 30 * 60_000).toISOString();
+    row.updatedAt = new Date(NOW.getTime() - 60 * 60_000).toISOString();
+    const due = structuredClone(row);
+    due.value.outbound!.redialAt = new Date(NOW.getTime() - 29 * 60_000).toISOString();
+    s.store.rows.set(placed.clientContext, due);
+    expect(await s.service.sweepStale(30)).toEqual({ closed: 0 });
+    expect(s.store.rows.get(placed.clientContext)!.value.phase).toBe('redialWait');
+    s.store.rows.set(placed.clientContext, row);
+    expect(await s.service.sweepStale(30)).toEqual({ closed: 0 });
+    const after = s.store.rows.get(placed.clientContext)!.value;
+    expect([after.phase, after.callId, ids]).toEqual(['dialing', 'graph-call-2', 2]);
+  });
+
+  test("the create call's id is stored even when another write lands first", async () => {
+    const s = setup();
+    const replace = s.store.replace.bind(s.store);
+    let raced = false;
+    s.store.replace = async (ctx, etag) => {
+      if (!raced) {
+        raced = true;
+        const row = s.store.rows.get(ctx.clientContext)!;
+        await replace({ ...row.value, digits: ['7'] }, row.etag);
+      }
+      return replace(ctx, etag);
+    };
+    const placed = await s.service.placeCall({ from: '+14255550101', to: '+12065550100' });
+    const ctx = s.store.rows.get(placed.clientContext)!.value;
+    expect([placed.callId, ctx.callId, ctx.digits]).toEqual(['graph-call-1', 'graph-call-1', ['7']]);
+  });
+});
+
+describe('notifications and flows on the slow path', () => {
+  test('a notification about something other than a call is logged, not read', async () => {
+    const { service, store, lines } = setup();
+    const long = `/communications/onlineMeetings/${'m'.repeat(300)}`;
+    const [other] = parseNotifications({
+      value: [{ changeType: 'updated', resourceUrl: long, resourceData: {} }],
+    });
+    await service.handleNotification(other!, { tenantId: TENANT });
+    expect(store.reads).toBe(0);
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        message: 'notification not handled by the IVR',
+        props: { resourceUrl: long.slice(0, 200), changeType: 'updated' },
+      },
+    ]);
+  });
+
+  test('flows not yet loaded (a promise) decide and run a call like cached ones', async () => {
+    const { service, store, actions } = setup({ flows: () => Promise.resolve(catalog) });
+    const call = (data: Record<string, unknown>, changeType = 'updated') =>
+      parseNotifications({
+        value: [{ changeType, resourceUrl: '/communications/calls/slow-1', resourceData: data }],
+      })[0]!;
+    await service.handleNotification(
+      call(
+        {
+          state: 'incoming',
+          callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
+          source: { identity: { phone: { id: '+12065550123' } } },
+        },
+        'created',
+      ),
+      { tenantId: TENANT },
+    );
+    await service.handleNotification(call({ state: 'established' }), { tenantId: TENANT });
+    const ctx = [...store.rows.values()][0]!.value;
+    expect([ctx.flowId, ctx.phase, ctx.node]).toEqual([flows.main.id, 'established', 'hello']);
+    expect(actions.map((a) => a.action)).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
   });
 });

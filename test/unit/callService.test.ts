@@ -94,22 +94,20 @@ const flow = validateFlow(
   },
   'shop.json',
 ).flow!;
-const voicemail = validateFlow(
-  {
-    number: '+14255550101',
-    prompts: { beep: 'https://media.example.com/beep.wav', bye: 'https://media.example.com/bye.wav' },
-    default: { type: 'answer', start: 'vm' },
-    nodes: {
-      vm: {
-        type: 'record',
-        prompt: 'beep',
-        next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
-      },
-      bye: { type: 'hangup', prompt: 'bye' },
+const voicemailSource = {
+  number: '+14255550101',
+  prompts: { beep: 'https://media.example.com/beep.wav', bye: 'https://media.example.com/bye.wav' },
+  default: { type: 'answer', start: 'vm' },
+  nodes: {
+    vm: {
+      type: 'record',
+      prompt: 'beep',
+      next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
     },
+    bye: { type: 'hangup', prompt: 'bye' },
   },
-  'vm.json',
-).flow!;
+};
+const voicemail = validateFlow(voicemailSource, 'vm.json').flow!;
 const catalog: FlowCatalog = {
   byIdentity: new Map([
     ['+14255550100', flow],
@@ -473,4 +471,257 @@ test('a deleted call notification without a state ends the call', async () => {
   await service.handleNotification(deleted, FROM_TENANT);
   const ctx = [...store.rows.values()][0]!.value;
   expect([ctx.phase, ctx.result]).toEqual(['ended', null]);
+});
+
+describe("a recording's archive job carries the flow's policy", () => {
+  const AT = new Date('2026-11-22T10:00:00.000Z');
+  const recording = {
+    recordingLocation: 'https://media.platform.example/rec/2',
+    recordingAccessToken: 'recording-token',
+  };
+  async function recorded(over: Partial<CallServiceDeps>) {
+    const s = setup({ now: () => AT, ...over });
+    await s.service.handleNotification(incoming('v2', '+14255550101'), FROM_TENANT);
+    await s.service.handleNotification(update('v2', { state: 'established' }), FROM_TENANT);
+    const op = (s.sent.find((x) => x.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(
+      operation('v2', op, {
+        status: 'completed',
+        completionReason: 'stopToneDetected',
+        resultInfo: { code: 200, subcode: 8514 },
+        ...recording,
+      }),
+      FROM_TENANT,
+    );
+    return { ...s, seq: Number(op.slice(op.lastIndexOf('.') + 1)) };
+  }
+  const job = (seq: number) => ({
+    callId: 'v2',
+    seq,
+    number: '+14255550101',
+    caller: '+12065550123',
+    node: 'vm',
+    recordedAt: AT.toISOString(),
+    outcome: 'stopTone',
+    completionReason: 'stopToneDetected',
+    recording: { location: recording.recordingLocation, accessToken: 'recording-token' },
+    reason: null,
+    attempt: 1,
+  });
+
+  test('a flow without a recordings section: kept 30 days, with the flow id and no version', async () => {
+    const { jobs, seq } = await recorded({});
+    // Strict: a job without a version has no flowVersion key at all.
+    expect(jobs).toStrictEqual([{ ...job(seq), persist: true, retentionDays: 30, flowId: 'vm' }]);
+  });
+
+  test("a stored flow version's own policy: not kept, 7 days, and the version the call started with", async () => {
+    const policy = validateFlow(
+      { ...voicemailSource, recordings: { persist: false, retentionDays: 7 } },
+      'vm.json',
+    ).flow!;
+    const v3 = { ...policy, version: 3 };
+    const asked: Array<[string, number | undefined]> = [];
+    const { jobs, seq } = await recorded({
+      flows: () => ({ ...catalog, byIdentity: new Map([['+14255550101', v3]]), byId: new Map([['vm', v3]]) }),
+      flowVersion: (id, version) => {
+        asked.push([id, version]);
+        return v3;
+      },
+    });
+    expect(jobs).toEqual([{ ...job(seq), persist: false, retentionDays: 7, flowId: 'vm', flowVersion: 3 }]);
+    expect(asked.every(([id, version]) => id === 'vm' && version === 3)).toBe(true);
+  });
+
+  test('a flow changed during the call: the job keeps the policy of the version the call started with', async () => {
+    const v3 = {
+      ...validateFlow({ ...voicemailSource, recordings: { persist: false, retentionDays: 7 } }, 'vm.json')
+        .flow!,
+      version: 3,
+    };
+    const v4 = { ...voicemail, version: 4 };
+    let current = v3;
+    const s = setup({
+      now: () => AT,
+      flows: () => ({
+        ...catalog,
+        byIdentity: new Map([['+14255550101', current]]),
+        byId: new Map([['vm', current]]),
+      }),
+      flowVersion: (id, version) => (id === 'vm' && version === 3 ? v3 : null),
+    });
+    await s.service.handleNotification(incoming('v2', '+14255550101'), FROM_TENANT);
+    current = v4;
+    await s.service.handleNotification(update('v2', { state: 'established' }), FROM_TENANT);
+    const op = (s.sent.find((x) => x.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(
+      operation('v2', op, {
+        status: 'completed',
+        completionReason: 'stopToneDetected',
+        resultInfo: { code: 200, subcode: 8514 },
+        ...recording,
+      }),
+      FROM_TENANT,
+    );
+    expect(s.jobs.map((j) => [j.persist, j.retentionDays, j.flowVersion])).toEqual([[false, 7, 3]]);
+  });
+
+  test('a flow no longer found when the recording comes in: kept, 30 days', async () => {
+    let gone = false;
+    const s = setup({ now: () => AT, flowVersion: () => (gone ? null : voicemail) });
+    await s.service.handleNotification(incoming('v2', '+14255550101'), FROM_TENANT);
+    await s.service.handleNotification(update('v2', { state: 'established' }), FROM_TENANT);
+    const op = (s.sent.find((x) => x.action === 'recordResponse')!.body as { clientContext: string })
+      .clientContext;
+    await s.service.handleNotification(update('v2', { state: 'terminated' }), FROM_TENANT);
+    gone = true;
+    await s.service.handleNotification(
+      operation('v2', op, { status: 'completed', resultInfo: { code: 200, subcode: 8514 }, ...recording }),
+      FROM_TENANT,
+    );
+    expect(s.jobs.map((j) => [j.callId, j.persist, j.retentionDays])).toEqual([['v2', true, 30]]);
+  });
+});
+
+describe('a write whose outcome storage never told', () => {
+  /** Logs kept, waits recorded and skipped. */
+  function uncertain(warnFails = false) {
+    const lines: Array<[string, string, unknown]> = [];
+    const waits: number[] = [];
+    const s = setup({
+      log: {
+        info: () => undefined,
+        warn: (m, p) => {
+          if (warnFails) throw new Error('log sink down');
+          lines.push(['warn', m, p]);
+        },
+        error: (m, p) => void lines.push(['error', m, p]),
+      },
+      sleep: async (ms) => void waits.push(ms),
+    });
+    return { ...s, lines, waits };
+  }
+  /** Lets the background checks run to their end. */
+  const settled = async () => {
+    for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  test('an insert that timed out but landed: the checker finds it and sends the held-back answer', async () => {
+    const s = uncertain();
+    const create = s.store.create.bind(s.store);
+    s.store.create = async (ctx) => {
+      await create(ctx);
+      throw new Error('request timed out');
+    };
+    await expect(s.service.handleNotification(incoming('u1', '+14255550100'), FROM_TENANT)).rejects.toThrow(
+      'request timed out',
+    );
+    await settled();
+    expect(s.waits).toEqual([500]);
+    expect(s.sent.map((x) => [x.callId, x.action])).toEqual([['u1', 'answer']]);
+    expect(s.lines).toEqual([
+      [
+        'warn',
+        'a write reported as failed had landed; running its commands',
+        { callId: 'u1', commands: ['answer'] },
+      ],
+    ]);
+  });
+
+  test('a replace that landed after storage was away once: looked at again, then its commands run', async () => {
+    const s = uncertain();
+    await s.service.handleNotification(incoming('u2', '+14255550100'), FROM_TENANT);
+    const replace = s.store.replace.bind(s.store);
+    s.store.replace = async (ctx, etag) => {
+      await replace(ctx, etag);
+      throw new Error('connection reset');
+    };
+    const get = s.store.get.bind(s.store);
+    let reads = 0;
+    s.store.get = async (key) => {
+      // The notification's own read, then storage away for the checker's first look.
+      if (++reads === 2) throw new Error('storage unavailable');
+      return get(key);
+    };
+    await expect(
+      s.service.handleNotification(update('u2', { state: 'established' }), FROM_TENANT),
+    ).rejects.toThrow('connection reset');
+    await settled();
+    expect(s.waits).toEqual([500, 1000]);
+    expect(s.sent.map((x) => x.action)).toEqual(['answer', 'subscribeToTone', 'playPrompt']);
+  });
+
+  test('a write that did not land: looked at once, its commands never run', async () => {
+    const s = uncertain();
+    s.store.create = async () => {
+      throw new Error('request timed out');
+    };
+    await expect(s.service.handleNotification(incoming('u3', '+14255550100'), FROM_TENANT)).rejects.toThrow(
+      'request timed out',
+    );
+    await settled();
+    expect([s.waits, s.sent, s.lines]).toEqual([[500], [], []]);
+  });
+
+  test('storage away at every look: given up after the last, with an error and nothing sent', async () => {
+    const s = uncertain();
+    s.store.create = async () => {
+      throw new Error('request timed out');
+    };
+    s.store.get = async () => {
+      throw new Error('storage unavailable');
+    };
+    await expect(s.service.handleNotification(incoming('u4', '+14255550100'), FROM_TENANT)).rejects.toThrow(
+      'request timed out',
+    );
+    await settled();
+    expect(s.waits).toEqual([500, 1000, 2000, 4000, 8000, 15_000, 30_000]);
+    expect(s.sent).toEqual([]);
+    expect(s.lines).toEqual([
+      ['error', 'could not tell whether a write landed; its commands were not run', { commands: 1 }],
+    ]);
+  });
+
+  test("storage's own answer (a status code) is certain: nothing is looked at again", async () => {
+    const s = uncertain();
+    s.store.create = async () => {
+      throw Object.assign(new Error('server busy'), { statusCode: 503 });
+    };
+    await expect(s.service.handleNotification(incoming('u5', '+14255550100'), FROM_TENANT)).rejects.toThrow(
+      'server busy',
+    );
+    await settled();
+    expect([s.waits, s.sent, s.lines]).toEqual([[], [], []]);
+  });
+
+  test('a failed write that held back no command is not looked at again', async () => {
+    const s = uncertain();
+    await s.service.handleNotification(incoming('u6', '+14255550100'), FROM_TENANT);
+    await s.service.handleNotification(update('u6', { state: 'established' }), FROM_TENANT);
+    s.store.replace = async () => {
+      throw new Error('connection reset');
+    };
+    // A tone before the menu listens: stored, but it sends nothing.
+    await expect(
+      s.service.handleNotification(update('u6', { toneInfo: { sequenceId: 1, tone: 'tone5' } }), FROM_TENANT),
+    ).rejects.toThrow('connection reset');
+    await settled();
+    expect(s.waits).toEqual([]);
+  });
+
+  test('a check that itself fails is logged', async () => {
+    const s = uncertain(true);
+    const create = s.store.create.bind(s.store);
+    s.store.create = async (ctx) => {
+      await create(ctx);
+      throw new Error('request timed out');
+    };
+    await expect(s.service.handleNotification(incoming('u7', '+14255550100'), FROM_TENANT)).rejects.toThrow(
+      'request timed out',
+    );
+    await settled();
+    expect(s.lines).toEqual([['error', 'settling an uncertain write failed', { error: 'log sink down' }]]);
+  });
 });
