@@ -20,6 +20,7 @@ import {
 } from '../../shared/storage/callStore';
 import type { RecordingMeta, RecordStore } from '../../shared/storage/recordStore';
 import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
+import { incomingCall } from '../support/notifications';
 
 /**
  * The shell's outbound calls and status reads against in-memory adapters: what a request is
@@ -573,20 +574,7 @@ describe('outbound status and webhook outcomes', () => {
 });
 
 describe('call status by call id', () => {
-  const incoming = (callId: string) =>
-    parseNotifications({
-      value: [
-        {
-          changeType: 'created',
-          resourceUrl: `/communications/calls/${callId}`,
-          resourceData: {
-            state: 'incoming',
-            callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
-            source: { identity: { phone: { id: '+12065550123' } } },
-          },
-        },
-      ],
-    })[0]!;
+  const incoming = (callId: string) => incomingCall(callId, FROM);
 
   test('a call in progress: where it is now', async () => {
     const { service } = setup();
@@ -777,20 +765,7 @@ describe('the outcome webhook', () => {
 });
 
 describe('the observer', () => {
-  const incoming = (callId: string, to: string) =>
-    parseNotifications({
-      value: [
-        {
-          changeType: 'created',
-          resourceUrl: `/communications/calls/${callId}`,
-          resourceData: {
-            state: 'incoming',
-            callRoutes: [{ original: { phone: { id: to } }, final: { phone: { id: to } } }],
-            source: { identity: { phone: { id: '+12065550123' } } },
-          },
-        },
-      ],
-    })[0]!;
+  const incoming = incomingCall;
 
   function watched(over: Partial<CallServiceDeps> = {}) {
     const requests: Array<{ kind: string; name: string; ordered: boolean; failure?: unknown }> = [];
@@ -1180,20 +1155,7 @@ describe("the outcome webhook's check timer and conflicting writes", () => {
 });
 
 describe('what Graph answers at once goes back into the engine', () => {
-  const incoming = (callId: string) =>
-    parseNotifications({
-      value: [
-        {
-          changeType: 'created',
-          resourceUrl: `/communications/calls/${callId}`,
-          resourceData: {
-            state: 'incoming',
-            callRoutes: [{ original: { phone: { id: FROM } }, final: { phone: { id: FROM } } }],
-            source: { identity: { phone: { id: '+12065550123' } } },
-          },
-        },
-      ],
-    })[0]!;
+  const incoming = (callId: string) => incomingCall(callId, FROM);
   const established = (callId: string) =>
     parseNotifications({
       value: [

@@ -7,6 +7,7 @@ import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { parseNotifications } from '../../shared/graph/notifications';
 import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 import type { TimerMessage } from '../../shared/storage/timerQueue';
+import { incomingCall } from '../support/notifications';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const FROM_TENANT = { tenantId: TENANT };
@@ -160,20 +161,7 @@ function setup(over: Partial<CallServiceDeps> = {}) {
   return { store, sent, gone, service, timers, jobs };
 }
 
-const incoming = (callId: string, to: string) =>
-  parseNotifications({
-    value: [
-      {
-        changeType: 'created',
-        resourceUrl: `/communications/calls/${callId}`,
-        resourceData: {
-          state: 'incoming',
-          callRoutes: [{ original: { phone: { id: to } }, final: { phone: { id: to } } }],
-          source: { identity: { phone: { id: '+12065550123' } } },
-        },
-      },
-    ],
-  })[0]!;
+const incoming = incomingCall;
 const update = (callId: string, data: Record<string, unknown>) =>
   parseNotifications({
     value: [{ changeType: 'updated', resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
