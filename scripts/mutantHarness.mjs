@@ -11,6 +11,11 @@
 // mutants are scored too. A mutant is killed when any of its files fails. Writes
 // <sandbox>/harness-result.json and prints the survivors with their code. HARNESS_MINUTES
 // bounds the Jest run (default 60): a file not reported by then is a timeout.
+//
+// HARNESS_ONLY=<Stryker JSON report> runs only the mutants that report left _ignored_ (the
+// static ones of an `--ignoreStatic` run), so `scripts/mutationScore.mjs` can put both together.
+// The sandbox must then come from a dry run over the same `mutate` set as the report (the ids
+// are the instrumenter's, in file order): each mutant's code is checked against the report's.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -26,11 +31,30 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 
 const MUTANT = /stryMutAct_9fa48\("(\d+)"\)/g;
+const only = process.env.HARNESS_ONLY ? JSON.parse(readFileSync(process.env.HARNESS_ONLY, 'utf8')) : null;
+const squash = (text) => text.replace(/\s+/g, '');
+
+/** The report's ignored mutants of `file`, each checked to be the sandbox's mutant of that id. */
+function onlyIgnored(file, source) {
+  const mutants = (only.files[file]?.mutants ?? []).filter((m) => m.status === 'Ignored');
+  for (const m of mutants) {
+    const at = source.indexOf(`stryMutAct_9fa48("${m.id}")`);
+    const replacement = squash(m.replacement ?? '');
+    if (at < 0 || !squash(source.slice(at, at + 2 * replacement.length + 200)).includes(replacement))
+      throw new Error(
+        `${file}: mutant ${m.id} is not the report's (${m.mutatorName}); dry-run the report's mutate set`,
+      );
+  }
+  return mutants.map((m) => m.id);
+}
+
 const plan = [];
 for (const spec of specs) {
   const [file, suites] = spec.split('=');
   const source = readFileSync(join(sandbox, file), 'utf8');
-  const ids = [...new Set([...source.matchAll(MUTANT)].map((m) => m[1]))].sort((a, b) => a - b);
+  const ids = only
+    ? onlyIgnored(file, source).sort((a, b) => a - b)
+    : [...new Set([...source.matchAll(MUTANT)].map((m) => m[1]))].sort((a, b) => a - b);
   const tag = basename(file).split('.')[0];
   for (const id of [...ids, 'none']) {
     for (const suite of suites.split(',')) {
@@ -73,7 +97,7 @@ for (const { file, tag, ids, source } of plan) {
   const survived = ids.filter((id) => failed.get(`${tag}_${id}`) === false);
   const timeout = ids.filter((id) => !failed.has(`${tag}_${id}`));
   const killed = ids.length - survived.length - timeout.length;
-  result[file] = { mutants: ids.length, killed, timeout, survived };
+  result[file] = { mutants: ids.length, killed, timeout, survived, ids };
   const score = ((100 * (killed + timeout.length)) / ids.length).toFixed(2);
   print(
     `${file}: ${killed} killed, ${timeout.length} timeout, ${survived.length} survived of ${ids.length} (${score}%)`,

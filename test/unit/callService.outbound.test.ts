@@ -7,19 +7,14 @@ import {
   type NumberLimits,
   type OutcomeWebhooks,
 } from '../../shared/ivr/callService';
-import type { CallContext } from '../../shared/ivr/context';
 import type { OutboundWebhookStatus } from '../../shared/ivr/outbound';
 import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { GraphError, type GraphClient, type GraphResponse } from '../../shared/graph/graphClient';
 import { parseNotifications } from '../../shared/graph/notifications';
-import {
-  ConflictError,
-  type CallStore,
-  type IdempotencyClaim,
-  type Versioned,
-} from '../../shared/storage/callStore';
+import { ConflictError } from '../../shared/storage/callStore';
 import type { RecordingMeta, RecordStore } from '../../shared/storage/recordStore';
 import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
+import { MemoryCallStore } from '../support/memoryCallStore';
 import { incomingCall } from '../support/notifications';
 
 /**
@@ -31,62 +26,6 @@ const TENANT = '11111111-2222-3333-4444-555555555555';
 const NOW = new Date('2026-11-22T09:00:00.000Z');
 const FROM = '+14255550100';
 const APP_INSTANCE = '6f1c2a9e-0000-4000-8000-00000000a001';
-
-class MemoryStore implements CallStore {
-  rows = new Map<string, Versioned<CallContext> & { updatedAt: string }>();
-  links = new Map<string, string>();
-  claims = new Map<string, IdempotencyClaim>();
-  /** The claim a racing request took first: claimIdempotency loses to it. */
-  lostClaim: IdempotencyClaim | null = null;
-  failCreate = false;
-  private n = 0;
-
-  async keyFor(callId: string) {
-    return `k${Buffer.from(callId).toString('hex')}`.padEnd(43, 'x').slice(0, 43);
-  }
-  reads = 0;
-  async get(key: string) {
-    this.reads++;
-    const row = this.rows.get(key);
-    return row ? structuredClone({ value: row.value, etag: row.etag }) : null;
-  }
-  async create(ctx: CallContext) {
-    if (this.failCreate) throw new Error('storage unavailable');
-    if (this.rows.has(ctx.clientContext)) throw new ConflictError();
-    const etag = `e${++this.n}`;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag, updatedAt: NOW.toISOString() });
-    return etag;
-  }
-  async replace(ctx: CallContext, etag: string) {
-    const row = this.rows.get(ctx.clientContext);
-    if (!row || row.etag !== etag) throw new ConflictError();
-    const next = `e${++this.n}`;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: next, updatedAt: row.updatedAt });
-    return next;
-  }
-  async linkCallId(callId: string, key: string) {
-    this.links.set(callId, key);
-  }
-  async findByCallId(callId: string) {
-    const key = await this.keyFor(callId);
-    return this.rows.has(key) ? key : (this.links.get(callId) ?? null);
-  }
-  async findLink(callId: string) {
-    return this.links.get(callId) ?? null;
-  }
-  async claimIdempotency(keyHash: string, claim: IdempotencyClaim) {
-    if (this.lostClaim) return { claimed: false as const, existing: this.lostClaim };
-    this.claims.set(keyHash, claim);
-    return { claimed: true as const };
-  }
-  async findIdempotency(keyHash: string) {
-    return this.claims.get(keyHash) ?? null;
-  }
-  async *listOpen() {
-    for (const row of this.rows.values()) if (row.value.phase !== 'ended') yield structuredClone(row);
-  }
-  async warmUp() {}
-}
 
 function outboundFlow(number: string, outbound: Record<string, unknown> | undefined, appInstance = true) {
   return validateFlow(
@@ -136,7 +75,7 @@ function setup(over: Partial<CallServiceDeps> = {}, options: { createAnswer?: un
       return null;
     },
   };
-  const store = new MemoryStore();
+  const store = new MemoryCallStore(NOW.toISOString());
   const posts: Array<{ path: string; body: unknown }> = [];
   const actions: Array<{ callId: string; action: string }> = [];
   const deletes: string[] = [];

@@ -1,12 +1,12 @@
 import { CallService, type CallServiceDeps } from '../../shared/ivr/callService';
 import type { CallContext } from '../../shared/ivr/context';
-import { ConflictError, type CallStore, type Versioned } from '../../shared/storage/callStore';
 import type { RecordStore } from '../../shared/storage/recordStore';
 import { GraphError, type GraphClient, type GraphResponse } from '../../shared/graph/graphClient';
 import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { parseNotifications } from '../../shared/graph/notifications';
 import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 import type { TimerMessage } from '../../shared/storage/timerQueue';
+import { MemoryCallStore } from '../support/memoryCallStore';
 import { incomingCall } from '../support/notifications';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -16,71 +16,6 @@ const FROM_TENANT = { tenantId: TENANT };
  * The shell's concurrency rules, with in-memory adapters: a write that loses the ETag race is
  * re-read and re-decided, and only the winner's commands reach Graph.
  */
-
-class MemoryStore implements CallStore {
-  rows = new Map<string, Versioned<CallContext>>();
-  links = new Map<string, string>();
-  reads = 0;
-  writes = 0;
-  private n = 0;
-  /** Called before a replace lands: lets a test slip in a competing write. */
-  beforeReplace: ((ctx: CallContext) => Promise<void>) | null = null;
-
-  /** Not the production hash: any stable, distinct 43-character key will do here. */
-  async keyFor(callId: string) {
-    return `k${Buffer.from(callId).toString('hex')}`.padEnd(43, 'x').slice(0, 43);
-  }
-  async get(key: string) {
-    this.reads++;
-    const row = this.rows.get(key);
-    return row ? structuredClone(row) : null;
-  }
-  /** Called before an insert lands: lets a test run a competing copy to completion first. */
-  beforeCreate: (() => Promise<void>) | null = null;
-  async create(ctx: CallContext) {
-    const hook = this.beforeCreate;
-    this.beforeCreate = null;
-    if (hook) await hook();
-    this.writes++;
-    if (this.rows.has(ctx.clientContext)) throw new ConflictError();
-    const etag = `e${++this.n}`;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag });
-    return etag;
-  }
-  async replace(ctx: CallContext, etag: string) {
-    const hook = this.beforeReplace;
-    this.beforeReplace = null;
-    if (hook) await hook(ctx);
-    this.writes++;
-    const row = this.rows.get(ctx.clientContext);
-    if (!row || row.etag !== etag) throw new ConflictError();
-    const next = `e${++this.n}`;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: next });
-    return next;
-  }
-  async linkCallId(callId: string, key: string) {
-    this.links.set(callId, key);
-  }
-  async findByCallId(callId: string) {
-    const key = await this.keyFor(callId);
-    return this.rows.has(key) ? key : (this.links.get(callId) ?? null);
-  }
-  async findLink(callId: string) {
-    this.reads++;
-    return this.links.get(callId) ?? null;
-  }
-  async claimIdempotency(): Promise<{ claimed: true }> {
-    return { claimed: true };
-  }
-  async findIdempotency() {
-    return null;
-  }
-  async *listOpen() {
-    for (const row of this.rows.values())
-      if (row.value.phase !== 'ended') yield { ...row, updatedAt: new Date(0).toISOString() };
-  }
-  async warmUp() {}
-}
 
 const flow = validateFlow(
   {
@@ -122,7 +57,7 @@ const catalog: FlowCatalog = {
 };
 
 function setup(over: Partial<CallServiceDeps> = {}) {
-  const store = new MemoryStore();
+  const store = new MemoryCallStore();
   const sent: Array<{ callId: string; action: string; body: unknown }> = [];
   /** Calls Graph no longer knows: their keepAlive answers 404. */
   const gone = new Set<string>();

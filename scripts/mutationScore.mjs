@@ -1,0 +1,90 @@
+// The mutation score of a StrykerJS JSON report, by folder and by file, with the static mutants
+// an `--ignoreStatic` run left out filled in from mutantHarness.mjs results (see docs/testing.md,
+// "The whole core"):
+//
+//   node scripts/mutationScore.mjs reports/mutation/mutation.json [harness-result.json ...] \
+//     [--out reports/mutation/merged.json]
+//
+// Score = (killed + timed out) / (killed + timed out + survived + no coverage), as Stryker counts
+// it: compile and runtime errors are not valid mutants; an ignored mutant no harness scored is
+// left out and counted apart, so the figure never hides it.
+import { readFileSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
+
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const out = outAt >= 0 ? args.splice(outAt, 2)[1] : null;
+const [reportFile, ...harnessFiles] = args;
+if (!reportFile) {
+  process.stderr.write(
+    'usage: node scripts/mutationScore.mjs <report.json> [harness-result.json ...] [--out f]\n',
+  );
+  process.exit(2);
+}
+const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+
+const scored = new Map(); // "file#id" -> status from a harness run
+for (const f of harnessFiles) {
+  for (const [file, r] of Object.entries(JSON.parse(readFileSync(f, 'utf8')))) {
+    if (!r.ids) throw new Error(`${f}: ${file} has no ids (rerun the harness)`);
+    for (const id of r.ids) {
+      const status = r.survived.includes(id) ? 'Survived' : r.timeout.includes(id) ? 'Timeout' : 'Killed';
+      scored.set(`${file}#${id}`, status);
+    }
+  }
+}
+
+const DETECTED = new Set(['Killed', 'Timeout']);
+const UNDETECTED = new Set(['Survived', 'NoCoverage']);
+const empty = () => ({ detected: 0, undetected: 0, invalid: 0, ignored: 0, fromHarness: 0 });
+const byFile = new Map();
+let filled = 0;
+for (const [file, { mutants }] of Object.entries(report.files)) {
+  const t = empty();
+  for (const m of mutants) {
+    const harness = m.status === 'Ignored' ? scored.get(`${file}#${m.id}`) : undefined;
+    if (harness) {
+      m.status = harness;
+      m.statusReason = 'static mutant, scored by scripts/mutantHarness.mjs';
+      t.fromHarness++;
+      filled++;
+    }
+    if (DETECTED.has(m.status)) t.detected++;
+    else if (UNDETECTED.has(m.status)) t.undetected++;
+    else if (m.status === 'Ignored') t.ignored++;
+    else t.invalid++;
+  }
+  byFile.set(file, t);
+}
+if (filled < scored.size) throw new Error(`${scored.size - filled} harness results match no ignored mutant`);
+
+const FOLDERS = [
+  'functions/',
+  'shared/auth/',
+  'shared/flows/',
+  'shared/graph/',
+  'shared/ivr/',
+  'shared/storage/',
+];
+const add = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] + b[k]]));
+const pct = (t) =>
+  t.detected + t.undetected === 0
+    ? 'n/a'
+    : `${((100 * t.detected) / (t.detected + t.undetected)).toFixed(2)}%`;
+const line = (name, t) =>
+  `${name.padEnd(40)} ${pct(t).padStart(7)}  ${String(t.detected).padStart(5)} / ${String(t.detected + t.undetected).padEnd(5)}` +
+  `  invalid ${String(t.invalid).padStart(4)}  static from harness ${String(t.fromHarness).padStart(4)}  not scored ${t.ignored}`;
+const print = (s) => process.stdout.write(`${s}\n`);
+
+print(`${'part'.padEnd(40)} ${'score'.padStart(7)}  detected / valid`);
+let total = empty();
+for (const folder of FOLDERS) {
+  let sum = empty();
+  for (const [file, t] of byFile) if (file.startsWith(folder)) sum = add(sum, t);
+  total = add(total, sum);
+  print(line(folder, sum));
+  for (const [file, t] of [...byFile].filter(([f]) => f.startsWith(folder)).sort())
+    print(line(`  ${file.slice(folder.length)}`, t));
+}
+print(line('the core', total));
+if (out) writeFileSync(out, JSON.stringify(report));
