@@ -5,6 +5,7 @@ import { decideIncomingCall, step } from '../../shared/ivr/engine';
 import type { GraphClient } from '../../shared/graph/graphClient';
 import { ConflictError, type CallStore, type Versioned } from '../../shared/storage/callStore';
 import type { RecordStore } from '../../shared/storage/recordStore';
+import { onFirstUse } from '../support/onFirstUse';
 
 /**
  * The shell's side of http nodes: the request is queued before the context is stored, and a
@@ -13,31 +14,34 @@ import type { RecordStore } from '../../shared/storage/recordStore';
 
 const CALLBACK = 'https://bot.example.com/api/calls';
 const KEY = 'lookupcall_0123456789abcdef0123456789abcdef'.slice(0, 43);
-const flow = validateFlow(
-  {
-    number: '+14255550100',
-    prompts: {},
-    default: { type: 'answer', start: 'lookup' },
-    http: { allowedHosts: ['crm.contoso.example'] },
-    nodes: {
-      lookup: {
-        type: 'http',
-        url: 'https://crm.contoso.example/callers/{caller}',
-        headers: [{ header: 'x-api-key', fromSetting: 'IVR_SECRET_CRM' }],
-        map: { tier: { field: 'tier' } },
-        next: { success: 'ok', failure: 'bye' },
+const flow = onFirstUse(
+  () =>
+    validateFlow(
+      {
+        number: '+14255550100',
+        prompts: {},
+        default: { type: 'answer', start: 'lookup' },
+        http: { allowedHosts: ['crm.contoso.example'] },
+        nodes: {
+          lookup: {
+            type: 'http',
+            url: 'https://crm.contoso.example/callers/{caller}',
+            headers: [{ header: 'x-api-key', fromSetting: 'IVR_SECRET_CRM' }],
+            map: { tier: { field: 'tier' } },
+            next: { success: 'ok', failure: 'bye' },
+          },
+          ok: { type: 'hangup' },
+          bye: { type: 'hangup' },
+        },
       },
-      ok: { type: 'hangup' },
-      bye: { type: 'hangup' },
-    },
-  },
-  'crm.json',
-).flow!;
-const catalog: FlowCatalog = {
+      'crm.json',
+    ).flow!,
+);
+const catalog: FlowCatalog = onFirstUse(() => ({
   byIdentity: new Map([[flow.flow.number, flow]]),
   byId: new Map([['crm', flow]]),
   problems: [],
-};
+}));
 
 class Store {
   rows = new Map<string, Versioned<CallContext>>();

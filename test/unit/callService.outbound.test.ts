@@ -16,6 +16,7 @@ import type { RecordingMeta, RecordStore } from '../../shared/storage/recordStor
 import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 import { MemoryCallStore } from '../support/memoryCallStore';
 import { incomingCall } from '../support/notifications';
+import { onFirstUse } from '../support/onFirstUse';
 
 /**
  * The shell's outbound calls and status reads against in-memory adapters: what a request is
@@ -41,7 +42,7 @@ function outboundFlow(number: string, outbound: Record<string, unknown> | undefi
   ).flow!;
 }
 
-const flows = {
+const flows = onFirstUse(() => ({
   main: outboundFlow(FROM, {
     variables: { ticket: { required: true, pattern: 'T\\d+' }, note: { required: false } },
   }),
@@ -50,12 +51,12 @@ const flows = {
   noInstance: outboundFlow('+14255550103', {}, false),
   uk: outboundFlow('+14255550104', { allowedPrefixes: ['+44'] }),
   limited: outboundFlow('+14255550105', { limits: { maxConcurrentCalls: 2 } }),
-};
-const catalog: FlowCatalog = {
+}));
+const catalog: FlowCatalog = onFirstUse(() => ({
   byIdentity: new Map(Object.values(flows).map((f) => [f.flow.number, f])),
   byId: new Map(Object.values(flows).map((f) => [f.id, f])),
   problems: [],
-};
+}));
 
 interface Acquired {
   number: string;

@@ -8,6 +8,7 @@ import type { RecordingJob } from '../../shared/ivr/recordingArchiver';
 import type { TimerMessage } from '../../shared/storage/timerQueue';
 import { MemoryCallStore } from '../support/memoryCallStore';
 import { incomingCall } from '../support/notifications';
+import { onFirstUse } from '../support/onFirstUse';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const FROM_TENANT = { tenantId: TENANT };
@@ -17,19 +18,22 @@ const FROM_TENANT = { tenantId: TENANT };
  * re-read and re-decided, and only the winner's commands reach Graph.
  */
 
-const flow = validateFlow(
-  {
-    number: '+14255550100',
-    prompts: { hello: 'https://media.example.com/hello.wav', menu: 'https://media.example.com/menu.wav' },
-    default: { type: 'answer', start: 'hello' },
-    nodes: {
-      hello: { type: 'play', prompts: ['hello'], next: 'menu' },
-      menu: { type: 'menu', prompt: 'menu', options: { '1': 'bye' }, fallback: 'bye' },
-      bye: { type: 'hangup' },
-    },
-  },
-  'shop.json',
-).flow!;
+const flow = onFirstUse(
+  () =>
+    validateFlow(
+      {
+        number: '+14255550100',
+        prompts: { hello: 'https://media.example.com/hello.wav', menu: 'https://media.example.com/menu.wav' },
+        default: { type: 'answer', start: 'hello' },
+        nodes: {
+          hello: { type: 'play', prompts: ['hello'], next: 'menu' },
+          menu: { type: 'menu', prompt: 'menu', options: { '1': 'bye' }, fallback: 'bye' },
+          bye: { type: 'hangup' },
+        },
+      },
+      'shop.json',
+    ).flow!,
+);
 const voicemailSource = {
   number: '+14255550101',
   prompts: { beep: 'https://media.example.com/beep.wav', bye: 'https://media.example.com/bye.wav' },
@@ -43,7 +47,7 @@ const voicemailSource = {
     bye: { type: 'hangup', prompt: 'bye' },
   },
 };
-const voicemail = validateFlow(voicemailSource, 'vm.json').flow!;
+const voicemail = onFirstUse(() => validateFlow(voicemailSource, 'vm.json').flow!);
 const catalog: FlowCatalog = {
   byIdentity: new Map([
     ['+14255550100', flow],

@@ -22,60 +22,63 @@ import {
   timerId,
   toneOf,
 } from './fixtures';
+import { onFirstUse } from '../support/onFirstUse';
 
 /** collect, branch and http nodes, and the call variables they read and set. */
 
 const MEDIA = 'https://media.example.com/ivr';
 const PROMPTS = ['enter', 'noInput', 'invalid', 'hold', 'shipped', 'big', 'other', 'bye'];
-const FLOW = loadFlow({
-  number: '+14255550100',
-  prompts: Object.fromEntries(PROMPTS.map((p) => [p, `${MEDIA}/${p}.wav`])),
-  default: { type: 'answer', start: 'enter' },
-  http: { allowedHosts: ['crm.contoso.example'] },
-  nodes: {
-    enter: {
-      type: 'collect',
-      prompt: 'enter',
-      into: 'order',
-      minDigits: 4,
-      maxDigits: 6,
-      pattern: '[1-9][0-9]*',
-      noInputPrompt: 'noInput',
-      invalidPrompt: 'invalid',
-      interDigitTimeoutSeconds: 4,
-      noInputTimeoutSeconds: 7,
-      maxAttempts: 2,
-      next: 'lookup',
-      fallback: 'bye',
+const FLOW = onFirstUse(() =>
+  loadFlow({
+    number: '+14255550100',
+    prompts: Object.fromEntries(PROMPTS.map((p) => [p, `${MEDIA}/${p}.wav`])),
+    default: { type: 'answer', start: 'enter' },
+    http: { allowedHosts: ['crm.contoso.example'] },
+    nodes: {
+      enter: {
+        type: 'collect',
+        prompt: 'enter',
+        into: 'order',
+        minDigits: 4,
+        maxDigits: 6,
+        pattern: '[1-9][0-9]*',
+        noInputPrompt: 'noInput',
+        invalidPrompt: 'invalid',
+        interDigitTimeoutSeconds: 4,
+        noInputTimeoutSeconds: 7,
+        maxAttempts: 2,
+        next: 'lookup',
+        fallback: 'bye',
+      },
+      lookup: {
+        type: 'http',
+        method: 'POST',
+        url: 'https://crm.contoso.example/orders/{order}?from={caller}',
+        headers: [
+          { header: 'x-api-key', fromSetting: 'IVR_SECRET_CRM' },
+          { header: 'x-line', value: 'line {called}' },
+        ],
+        body: { order: '{order}', caller: '{caller}' },
+        timeoutSeconds: 2,
+        holdPrompt: 'hold',
+        map: { status: { field: 'order.status' }, total: { field: 'order.total', type: 'number' } },
+        next: { success: 'route', clientError: 'other', timeout: 'other', failure: 'bye' },
+      },
+      route: {
+        type: 'branch',
+        cases: [
+          { variable: 'status', equals: 'shipped', next: 'shipped' },
+          { variable: 'total', min: 100, max: 1000, next: 'big' },
+        ],
+        default: 'other',
+      },
+      shipped: { type: 'play', prompts: ['shipped'], next: 'bye' },
+      big: { type: 'play', prompts: ['big'], next: 'bye' },
+      other: { type: 'play', prompts: ['other'], next: 'bye' },
+      bye: { type: 'hangup', prompt: 'bye' },
     },
-    lookup: {
-      type: 'http',
-      method: 'POST',
-      url: 'https://crm.contoso.example/orders/{order}?from={caller}',
-      headers: [
-        { header: 'x-api-key', fromSetting: 'IVR_SECRET_CRM' },
-        { header: 'x-line', value: 'line {called}' },
-      ],
-      body: { order: '{order}', caller: '{caller}' },
-      timeoutSeconds: 2,
-      holdPrompt: 'hold',
-      map: { status: { field: 'order.status' }, total: { field: 'order.total', type: 'number' } },
-      next: { success: 'route', clientError: 'other', timeout: 'other', failure: 'bye' },
-    },
-    route: {
-      type: 'branch',
-      cases: [
-        { variable: 'status', equals: 'shipped', next: 'shipped' },
-        { variable: 'total', min: 100, max: 1000, next: 'big' },
-      ],
-      default: 'other',
-    },
-    shipped: { type: 'play', prompts: ['shipped'], next: 'bye' },
-    big: { type: 'play', prompts: ['big'], next: 'bye' },
-    other: { type: 'play', prompts: ['other'], next: 'bye' },
-    bye: { type: 'hangup', prompt: 'bye' },
-  },
-});
+  }),
+);
 const ENV: EngineEnv = { callbackUri: CALLBACK_URI, flow: FLOW };
 const CALLER = '+14255550111';
 const uri = (name: string) => `${MEDIA}/${name}.wav`;

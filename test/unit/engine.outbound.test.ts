@@ -17,6 +17,7 @@ import {
   TENANT,
   type Mutable,
 } from './fixtures';
+import { onFirstUse } from '../support/onFirstUse';
 
 /** Redials and the outcome webhook of outbound calls: pure engine steps. */
 
@@ -43,7 +44,7 @@ function flowWithoutOutbound() {
   delete (input.nodes as Mutable).outboundGreeting;
   return loadFlow(input);
 }
-const REDIAL = flowWith({ on: ['notAnswered'], maxAttempts: 3, delaySeconds: 30 });
+const REDIAL = onFirstUse(() => flowWith({ on: ['notAnswered'], maxAttempts: 3, delaySeconds: 30 }));
 const env = { callbackUri: CALLBACK_URI, flow: REDIAL };
 
 const NO_ANSWER = { code: 480, subcode: 0, message: 'no answer' };
