@@ -56,11 +56,16 @@ for (const spec of specs) {
     ? onlyIgnored(file, source).sort((a, b) => a - b)
     : [...new Set([...source.matchAll(MUTANT)].map((m) => m[1]))].sort((a, b) => a - b);
   const tag = basename(file).split('.')[0];
+  if (plan.some((p) => p.tag === tag)) throw new Error(`${file}: two files named ${tag}`);
+  // HARNESS_TOGETHER=1: one file per mutant loading all its suites (one start instead of one per
+  // suite); the run with no mutant active still shows the suites pass side by side.
+  const groups = process.env.HARNESS_TOGETHER ? [suites.split(',')] : suites.split(',').map((s) => [s]);
   for (const id of [...ids, 'none']) {
-    for (const suite of suites.split(',')) {
+    for (const group of groups) {
       writeFileSync(
-        join(dir, `${tag}_${id}_${suite}.test.ts`),
-        `(globalThis as any).__stryker__ = { activeMutant: '${id}' };\nrequire('../unit/${suite}.test');\n`,
+        join(dir, `${tag}_${id}_${group.join('+')}.test.ts`),
+        `(globalThis as any).__stryker__ = { activeMutant: '${id}' };\n` +
+          group.map((suite) => `require('../unit/${suite}.test');\n`).join(''),
       );
     }
   }
