@@ -1,24 +1,19 @@
 // The mutation score of a StrykerJS JSON report, by folder and by file, with the static mutants
 // an `--ignoreStatic` run left out filled in from mutantHarness.mjs results (see docs/testing.md,
-// "The whole core"):
+// "Round 4: the whole core in one run"):
 //
-//   node scripts/mutationScore.mjs reports/mutation/mutation.json [harness-result.json ...] \
-//     [--out reports/mutation/merged.json]
+//   node scripts/mutationScore.mjs reports/mutation/mutation.json [harness-result.json ...]
 //
 // Score = (killed + timed out) / (killed + timed out + survived + no coverage), as Stryker counts
 // it: compile and runtime errors are not valid mutants; an ignored mutant no harness scored is
 // left out and counted apart, so the figure never hides it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import process from 'node:process';
+import { URL } from 'node:url';
 
-const args = process.argv.slice(2);
-const outAt = args.indexOf('--out');
-const out = outAt >= 0 ? args.splice(outAt, 2)[1] : null;
-const [reportFile, ...harnessFiles] = args;
+const [reportFile, ...harnessFiles] = process.argv.slice(2);
 if (!reportFile) {
-  process.stderr.write(
-    'usage: node scripts/mutationScore.mjs <report.json> [harness-result.json ...] [--out f]\n',
-  );
+  process.stderr.write('usage: node scripts/mutationScore.mjs <report.json> [harness-result.json ...]\n');
   process.exit(2);
 }
 const report = JSON.parse(readFileSync(reportFile, 'utf8'));
@@ -58,14 +53,10 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
 }
 if (filled < scored.size) throw new Error(`${scored.size - filled} harness results match no ignored mutant`);
 
-const FOLDERS = [
-  'functions/',
-  'shared/auth/',
-  'shared/flows/',
-  'shared/graph/',
-  'shared/ivr/',
-  'shared/storage/',
-];
+// The folders of the core, as stryker.config.json's `mutate` names them ('shared/ivr/**/*.ts').
+const FOLDERS = JSON.parse(
+  readFileSync(new URL('../stryker.config.json', import.meta.url), 'utf8'),
+).mutate.map((glob) => glob.replace(/\*\*\/\*\.ts$/, ''));
 const add = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] + b[k]]));
 const pct = (t) =>
   t.detected + t.undetected === 0
@@ -87,4 +78,3 @@ for (const folder of FOLDERS) {
     print(line(`  ${file.slice(folder.length)}`, t));
 }
 print(line('the core', total));
-if (out) writeFileSync(out, JSON.stringify(report));

@@ -62,6 +62,11 @@ export class MemoryCallStore implements CallStore {
     this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: next, updatedAt: row.updatedAt });
     return next;
   }
+  /** Stores a context as another instance's write would land: unconditionally, with a new ETag. */
+  put(ctx: CallContext) {
+    const updatedAt = this.rows.get(ctx.clientContext)?.updatedAt ?? this.updatedAt;
+    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: `e${++this.n}`, updatedAt });
+  }
   async linkCallId(callId: string, key: string) {
     this.links.set(callId, key);
   }

@@ -1,10 +1,9 @@
 import { validateFlow, type FlowCatalog } from '../../shared/flows/loader';
 import { CallService, type LookupMessage } from '../../shared/ivr/callService';
-import type { CallContext } from '../../shared/ivr/context';
 import { decideIncomingCall, step } from '../../shared/ivr/engine';
 import type { GraphClient } from '../../shared/graph/graphClient';
-import { ConflictError, type CallStore, type Versioned } from '../../shared/storage/callStore';
 import type { RecordStore } from '../../shared/storage/recordStore';
+import { MemoryCallStore } from '../support/memoryCallStore';
 import { onFirstUse } from '../support/onFirstUse';
 
 /**
@@ -43,31 +42,13 @@ const catalog: FlowCatalog = onFirstUse(() => ({
   problems: [],
 }));
 
-class Store {
-  rows = new Map<string, Versioned<CallContext>>();
-  private n = 0;
-  async get(key: string) {
-    const row = this.rows.get(key);
-    return row ? structuredClone(row) : null;
-  }
-  put(ctx: CallContext) {
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: `e${++this.n}` });
-  }
-  async replace(ctx: CallContext, etag: string) {
-    const row = this.rows.get(ctx.clientContext);
-    if (!row || row.etag !== etag) throw new ConflictError();
-    this.put(ctx);
-    return this.rows.get(ctx.clientContext)!.etag;
-  }
-}
-
 function setup() {
-  const store = new Store();
+  const store = new MemoryCallStore();
   const sleeps: number[] = [];
   let onSleep: () => void = () => undefined;
   const queued: LookupMessage[] = [];
   const service = new CallService({
-    store: store as unknown as CallStore,
+    store,
     records: {} as RecordStore,
     timers: { schedule: async () => undefined },
     recordingJobs: { enqueue: async () => undefined },
