@@ -217,7 +217,7 @@ async function write(
       at: new Date().toISOString(),
     });
     // This instance sees it at once; the others at their next check.
-    await app.liveFlows.check().catch(() => false);
+    await app.liveFlows.refresh().catch(() => false);
     invocationLogger(context).info(text === null ? 'flow deleted' : 'flow stored', {
       number,
       version: stored.version,

@@ -120,6 +120,19 @@ export class LiveFlows {
     return this.checking;
   }
 
+  /**
+   * A check that starts after this call: what the caller has just written is seen. A check
+   * already running may have read the catalogue before that write, so it is not shared.
+   */
+  refresh(): Promise<boolean> {
+    const running = this.checking;
+    if (!running) return this.check();
+    return running.then(
+      () => this.check(),
+      () => this.check(),
+    );
+  }
+
   private async checkNow(): Promise<boolean> {
     const store = this.options.store;
     if (!store) return false;
@@ -282,7 +295,7 @@ export class LiveFlows {
   /** Every configured number: where its flow comes from and which version (admin API). */
   async numbers(): Promise<NumberSource[]> {
     await this.catalog();
-    await this.check().catch(() => false);
+    await this.refresh().catch(() => false);
     const out = new Map<string, NumberSource>();
     for (const flow of this.files.byId.values())
       out.set(flow.flow.number, {

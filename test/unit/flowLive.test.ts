@@ -50,11 +50,13 @@ class MemoryFlowStore {
   /** Requests held until the test opens the gate: the test sets the interleaving. */
   hold: { catalogVersion?: Promise<void>; lastGoodFiles?: Promise<void>; saveLastGood?: Promise<void> } = {};
 
+  /** Answers the version as it was when asked, however late the answer arrives. */
   async catalogVersion(): Promise<string> {
     this.requests.catalogVersion++;
+    const [stamp, fail] = [this.stamp, this.failCatalog];
     await this.hold.catalogVersion;
-    if (this.failCatalog) throw this.failCatalog;
-    return this.stamp;
+    if (fail) throw fail;
+    return stamp;
   }
   async heads(): Promise<StoredFlow[]> {
     this.requests.heads++;
@@ -263,6 +265,56 @@ describe('the background check', () => {
     // Finished: the next check reads again.
     expect(await l.check()).toBe(false);
     expect(store.requests.catalogVersion).toBe(3);
+  });
+
+  test('refresh waits for a check that read the catalogue before a write, then reads again', async () => {
+    const store = new MemoryFlowStore();
+    const l = live(store);
+    await l.catalog();
+    const slow = gate();
+    store.hold.catalogVersion = slow.opened;
+    const running = l.check(); // asks for the version now, hears back later
+    await settle();
+    // The admin API's write lands after that read, then asks for a refresh.
+    store.current = [stored(STORED_NUMBER, 1, flowText(STORED_NUMBER, 's1'))];
+    store.stamp = 'v2';
+    const refreshed = l.refresh();
+    slow.open();
+    expect(refreshed).not.toBe(running);
+    expect(await running).toBe(false);
+    expect(await refreshed).toBe(true);
+    expect(store.requests).toMatchObject({ catalogVersion: 3, heads: 2 });
+    expect(await menus(l)).toEqual({ [STORED_NUMBER]: 's1.wav' });
+  });
+
+  test('refresh with no check running reads at once', async () => {
+    const store = new MemoryFlowStore();
+    const l = live(store);
+    await l.catalog();
+    store.current = [stored(STORED_NUMBER, 1, flowText(STORED_NUMBER, 's1'))];
+    store.stamp = 'v2';
+    expect(await l.refresh()).toBe(true);
+    expect(store.requests).toMatchObject({ catalogVersion: 2, heads: 2 });
+    expect(await menus(l)).toEqual({ [STORED_NUMBER]: 's1.wav' });
+  });
+
+  test('refresh after a failed check reads again', async () => {
+    const store = new MemoryFlowStore();
+    const l = live(store);
+    await l.catalog();
+    const slow = gate();
+    store.hold.catalogVersion = slow.opened;
+    store.failCatalog = new Error('down');
+    const running = l.check();
+    await settle();
+    store.failCatalog = null;
+    store.current = [stored(STORED_NUMBER, 1, flowText(STORED_NUMBER, 's1'))];
+    store.stamp = 'v2';
+    const refreshed = l.refresh();
+    slow.open();
+    await expect(running).rejects.toThrow('down');
+    expect(await refreshed).toBe(true);
+    expect(await menus(l)).toEqual({ [STORED_NUMBER]: 's1.wav' });
   });
 
   test('an unchanged head keeps its loaded flow object; a changed one is loaded again', async () => {
