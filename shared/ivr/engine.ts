@@ -425,6 +425,11 @@ class Run {
   ) {}
 
   apply(event: IvrEvent): boolean {
+    const ctx = this.ctx;
+    if (!this.env.flow && ctx.flowId && ctx.phase === 'established' && event.kind !== 'callState') {
+      this.flowGone();
+      return true;
+    }
     switch (event.kind) {
       case 'callState':
         return this.onCallState(event.state, event.resultInfo ?? null);
@@ -452,7 +457,11 @@ class Run {
         if (ctx.phase === 'incoming' || ctx.phase === 'dialing') {
           const start =
             ctx.decision.type === 'answer' || ctx.decision.type === 'outbound' ? ctx.decision.start : null;
-          if (!start || !this.flow) return false; // a rejected or redirected call never gets here
+          if (!start) return false; // a rejected or redirected call never gets here
+          if (!this.flow) {
+            this.flowGone();
+            return true;
+          }
           ctx.phase = 'established';
           ctx.establishedAt = this.at;
           const attempt = ctx.outbound?.attempts.at(-1);
@@ -476,6 +485,7 @@ class Run {
           ctx.phase = 'established';
           const node = this.currentNode('transfer');
           if (node) this.enterNode(node.fallback);
+          else this.flowGone();
           return true;
         }
         return false;
@@ -876,6 +886,7 @@ class Run {
         ctx.phase = 'established';
         const node = this.currentNode('transfer');
         if (node) this.enterNode(node.fallback);
+        else this.flowGone();
         return true;
       }
       case 'createCall':
@@ -1097,6 +1108,20 @@ class Run {
         clientContext: operationContext(this.ctx, seq),
       },
     });
+  }
+
+  /**
+   * The call's flow is gone (its file removed while the call ran) or its node changed under
+   * it: the call ends, with the reason, rather than leave the caller waiting in silence.
+   */
+  private flowGone(): void {
+    const ctx = this.ctx;
+    this.fail('flow', {
+      message: this.flow
+        ? `node "${ctx.node}" changed under the call`
+        : `flow "${ctx.flowId}" is no longer available`,
+    });
+    this.hangUp();
   }
 
   private hangUp(): void {

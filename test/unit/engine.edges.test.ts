@@ -112,6 +112,46 @@ describe('history caps', () => {
     expect(c.failures[0]!.code).toHaveLength(CODE_LIMIT);
   });
 
+  it("a failed media operation records only what Graph said: no code without a subcode, nothing without resultInfo", () => {
+    const { ctx } = mainMenuWaiting();
+    const welcome = stepChecked(decided().ctx, ev.established());
+    const seq = mediaSeq(welcome.ctx);
+    const bare = stepChecked(welcome.ctx, { ...ev.failed(seq, { code: 0 }), resultInfo: undefined });
+    expect(bare.ctx.failures).toEqual([{ at: expect.any(String), what: 'play' }]);
+    const noSubcode = stepChecked(welcome.ctx, ev.failed(seq, { code: 404, message: 'not found' }));
+    expect(noSubcode.ctx.failures).toEqual([
+      { at: expect.any(String), what: 'play', status: 404, message: 'not found' },
+    ]);
+    const zero = stepChecked(welcome.ctx, ev.failed(seq, { code: 500, subcode: 0 }));
+    expect(zero.ctx.failures).toEqual([{ at: expect.any(String), what: 'play', status: 500, code: '0' }]);
+    expect(ctx.failures).toEqual([]);
+  });
+
+  it('recordings stop at 200 in the history; the 201st is still archived', () => {
+    const { ctx } = mainMenuWaiting();
+    const recording = stepChecked(ctx, ev.tone(1, 'tone2')).ctx;
+    const full: CallContext = {
+      ...recording,
+      recordings: Array.from({ length: HISTORY_LIMIT }, (_, i) => ({
+        seq: i + 100,
+        node: 'voicemail',
+        outcome: 'stopTone' as const,
+        completionReason: 'stopToneDetected',
+        hasAudio: true,
+      })),
+    };
+    const r = stepChecked(
+      full,
+      ev.completed(mediaSeq(recording), {
+        completionReason: 'stopToneDetected',
+        recording: { location: 'https://recordings.example.com/r/1', accessToken: 't' },
+      }),
+    );
+    expect(r.ctx.recordings).toHaveLength(HISTORY_LIMIT);
+    expect(r.ctx.recordings.at(-1)!.seq).toBe(HISTORY_LIMIT + 99);
+    expect(only(r.commands, 'archiveRecording')).toMatchObject({ seq: mediaSeq(recording), outcome: 'stopTone' });
+  });
+
   it('a failed transfer request while no transfer is running is recorded but moves nothing', () => {
     const { ctx } = mainMenuWaiting();
     const r = stepChecked(ctx, ev.requestFailed('transfer', { status: 403 }));
@@ -256,6 +296,58 @@ describe('the flow changing under a call', () => {
     expect(r.ctx.failures).toEqual([
       { at: expect.any(String), what: 'flow', message: 'node "sales" no longer exists' },
     ]);
+  });
+});
+
+describe('a flow gone from under a call', () => {
+  const gone: EngineEnv = { callbackUri: CALLBACK_URI, flow: null };
+  const lost = { at: expect.any(String), what: 'flow', message: 'flow "contoso" is no longer available' };
+
+  it('a call in its flow hangs up at its next event, with the reason, instead of waiting in silence', () => {
+    const { ctx } = mainMenuWaiting();
+    for (const event of [ev.tone(1, 'tone1'), ev.timer(ctx.timer!.id), ev.completed(99)]) {
+      const r = stepChecked(ctx, event, gone);
+      expect(r.commands).toEqual([{ kind: 'hangUp' }]);
+      expect(r.ctx).toMatchObject({ phase: 'hangingUp', media: null, menu: null, timer: null });
+      expect(r.ctx.failures).toEqual([lost]);
+    }
+    // The caller hanging up still just ends it.
+    const ended = stepChecked(ctx, ev.terminated(), gone);
+    expect([ended.ctx.phase, kinds(ended.commands)]).toEqual(['ended', ['callEnded']]);
+  });
+
+  it('an answered call whose flow is gone by the time it is established hangs up', () => {
+    const r = stepChecked(decided().ctx, ev.established(), gone);
+    expect(r.commands).toEqual([{ kind: 'hangUp' }]);
+    expect(r.ctx.phase).toBe('hangingUp');
+    expect(r.ctx.failures).toEqual([lost]);
+  });
+
+  it('a failed transfer with no transfer node to fall back from hangs up, saying why', () => {
+    const { ctx } = mainMenuWaiting();
+    const transferring = stepChecked(ctx, ev.tone(1, 'tone0')).ctx;
+    expect(transferring).toMatchObject({ phase: 'transferring', node: 'operator' });
+    const failedState = ev.state('established', { code: 500, subcode: 7000, message: 'no answer' });
+    const refused = ev.requestFailed('transfer', { status: 403 });
+    for (const event of [failedState, refused]) {
+      const r = stepChecked(transferring, event, gone);
+      expect(r.commands).toEqual([{ kind: 'hangUp' }]);
+      expect(r.ctx.failures.map((f) => [f.what, f.message])).toEqual([
+        ['transfer', event === refused ? undefined : 'no answer'],
+        ['flow', 'flow "contoso" is no longer available'],
+      ]);
+    }
+    // The flow is still there, but the node is no transfer any more (edited since).
+    const input = structuredClone(fixtureFlow().flow) as Mutable;
+    input.nodes.operator = { type: 'hangup' };
+    const edited: EngineEnv = { callbackUri: CALLBACK_URI, flow: { ...fixtureFlow(), flow: input } };
+    const r = stepChecked(transferring, refused, edited);
+    expect(r.commands).toEqual([{ kind: 'hangUp' }]);
+    expect(r.ctx.failures.at(-1)).toEqual({
+      at: expect.any(String),
+      what: 'flow',
+      message: 'node "operator" changed under the call',
+    });
   });
 });
 

@@ -411,6 +411,25 @@ describe('multi-digit menus', () => {
       expect(stepChecked(released.ctx, ev.timer('interDigit-8')).ctx.node).toBe('voicemail');
     });
 
+    it("a held tone's own timer waits as long as the menu's inter-digit timeout, 3 s outside a menu", () => {
+      // The directory's prompt is playing (no timer yet) and tone 2 never arrives.
+      const { ctx } = mainMenuWaiting();
+      const prompting = stepChecked(ctx, ev.tone(1, 'tone3'));
+      expect(prompting.ctx).toMatchObject({ node: 'directory', timer: null });
+      const held = stepChecked(prompting.ctx, ev.tone(3, 'tone1'));
+      expect(held.ctx.heldTones).toEqual([{ sequenceId: 3, tone: 'tone1' }]);
+      expect(held.commands).toEqual([
+        { kind: 'startTimer', timerId: expect.stringMatching(/^interDigit-\d+$/), delaySeconds: 4 },
+      ]);
+      // During the welcome (a play node) the same gap waits the default 3 s.
+      const welcome = stepChecked(answered().ctx, ev.tone(1, 'tone5'));
+      const gap = stepChecked(welcome.ctx, ev.tone(3, 'tone1'));
+      expect(gap.ctx.heldTones).toEqual([{ sequenceId: 3, tone: 'tone1' }]);
+      expect(gap.commands).toEqual([
+        { kind: 'startTimer', timerId: expect.stringMatching(/^interDigit-\d+$/), delaySeconds: 3 },
+      ]);
+    });
+
     it('a held tone starts its own timer when none is pending', () => {
       const { ctx } = answered();
       const early = stepChecked(ctx, ev.tone(1, 'tone5')); // during the welcome: history only

@@ -1,6 +1,7 @@
 import { placeOutboundCall, type OutboundCallInfo } from '../../shared/ivr/engine';
 import type { CallContext } from '../../shared/ivr/context';
 import { destinationAllowed, redialsAfter } from '../../shared/ivr/outbound';
+import { createCallBodySchema } from '../../shared/graph/schemas';
 import { takeRate } from '../../shared/outbound/limits';
 import {
   APP_INSTANCE,
@@ -51,7 +52,7 @@ const NO_ANSWER = { code: 480, subcode: 0, message: 'no answer' };
 const BUSY = { code: 486, subcode: 0, message: 'Busy here' };
 
 /** The call placed, Graph's answer naming it, as the shell stores it. */
-function placed(flow = REDIAL, callId = 'call-1'): CallContext {
+function placed(flow = REDIAL, callId: string | null = 'call-1'): CallContext {
   const { ctx } = placeOutboundCall(info, { callbackUri: CALLBACK_URI, flow });
   return { ...ctx, callId };
 }
@@ -90,6 +91,16 @@ describe('redial policy', () => {
     const again = stepChecked(dial.ctx, ev.timer(timerId), env);
     expect(again.ctx).toBe(dial.ctx);
     expect(again.commands).toEqual([]);
+  });
+
+  it('while waiting, only the current redial timer dials: an older one or another timer changes nothing', () => {
+    const waiting = stepChecked(placed(), ev.terminated(NO_ANSWER), env).ctx;
+    expect(waiting.outbound?.redialTimerId).toBe('redial-1');
+    for (const other of ['redial-0', 'webhookCheck-1', 'noInput-3']) {
+      const r = stepChecked(waiting, ev.timer(other), env);
+      expect(r.ctx).toBe(waiting);
+      expect(r.commands).toEqual([]);
+    }
   });
 
   it('a late notification of the attempt that is over changes nothing while waiting', () => {
@@ -230,5 +241,123 @@ describe('rate (GCRA)', () => {
     expect(take(1_010_000)).toBe(20);
     expect(take(1_030_000)).toBe('ok');
     expect(take(1_030_000)).toBe(30);
+  });
+});
+
+describe('what an outbound call sends and records', () => {
+  const chatInfo = {
+    '@odata.type': '#microsoft.graph.chatInfo' as const,
+    threadId: '19:meeting_abc@thread.v2',
+    messageId: '0',
+  };
+  const organizer = {
+    '@odata.type': '#microsoft.graph.organizerMeetingInfo' as const,
+    organizer: { user: { '@odata.type': '#microsoft.graph.identity' as const, id: 'organizer-1', tenantId: TENANT } },
+  };
+  const byId = { '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo' as const, joinMeetingId: '123456' };
+
+  it('a meeting is joined by its meetingInfo (and chatInfo when given), with no source and no targets', () => {
+    const withChat = placeOutboundCall(
+      { ...info, callee: undefined, target: { kind: 'meeting', chatInfo, meetingInfo: organizer } },
+      { callbackUri: CALLBACK_URI, flow: REDIAL },
+    );
+    const body = only(withChat.commands, 'createCall').body;
+    createCallBodySchema.parse(body);
+    expect(body).toEqual({
+      '@odata.type': '#microsoft.graph.call',
+      callbackUri: `${CALLBACK_URI}?ctx=${CONTEXT}`,
+      requestedModalities: ['audio'],
+      mediaConfig: expect.objectContaining({ '@odata.type': '#microsoft.graph.serviceHostedMediaConfig' }),
+      tenantId: TENANT,
+      chatInfo,
+      meetingInfo: organizer,
+    });
+    expect(withChat.ctx.party).toBe('meeting:19:meeting_abc@thread.v2');
+
+    const byJoinId = placeOutboundCall(
+      { ...info, callee: undefined, target: { kind: 'meeting', meetingInfo: byId } },
+      { callbackUri: CALLBACK_URI, flow: REDIAL },
+    );
+    const plain = only(byJoinId.commands, 'createCall').body;
+    createCallBodySchema.parse(plain);
+    expect(Object.keys(plain).sort()).toEqual([
+      '@odata.type',
+      'callbackUri',
+      'mediaConfig',
+      'meetingInfo',
+      'requestedModalities',
+      'tenantId',
+    ]);
+    expect(plain.meetingInfo).toEqual(byId);
+  });
+
+  it('variables are kept only when there are some', () => {
+    const none = placeOutboundCall({ ...info, variables: {} }, { callbackUri: CALLBACK_URI, flow: REDIAL });
+    expect(none.ctx.outbound).not.toHaveProperty('variables');
+    const some = placeOutboundCall(
+      { ...info, variables: { order: 'A-17' } },
+      { callbackUri: CALLBACK_URI, flow: REDIAL },
+    );
+    expect(some.ctx.outbound?.variables).toEqual({ order: 'A-17' });
+  });
+
+  it("an attempt records Graph's code, subcode and message; absent ones are left out", () => {
+    const attemptAfter = (resultInfo: Parameters<typeof ev.terminated>[0]) =>
+      stepChecked(placed(), ev.terminated(resultInfo), env).ctx.outbound!.attempts[0]!;
+    const full = attemptAfter({ code: 480, subcode: 10004, message: 'Temporarily unavailable' });
+    expect(full).toMatchObject({ code: 480, subcode: 10004, message: 'Temporarily unavailable' });
+    // A subcode of 0 is a subcode.
+    expect(attemptAfter({ code: 480, subcode: 0, message: 'no answer' }).subcode).toBe(0);
+    for (const bare of [
+      attemptAfter({ code: 480 }),
+      attemptAfter({ code: 480, subcode: null, message: '' }),
+    ]) {
+      expect(bare.code).toBe(480);
+      expect(bare).not.toHaveProperty('subcode');
+      expect(bare).not.toHaveProperty('message');
+    }
+  });
+
+  it("a create call Graph refuses ends the call with Graph's status, and the attempt with its error code", () => {
+    const refused = (extra: { status?: number; code?: string; message?: string }) =>
+      stepChecked(placed(REDIAL, null), ev.requestFailed('createCall', extra), env).ctx;
+    const full = refused({ status: 403, code: 'Forbidden', message: 'not allowed to call' });
+    expect(full.result).toEqual({ code: 403, message: 'not allowed to call' });
+    expect(full.outbound?.attempts[0]).toMatchObject({
+      code: 403,
+      outcome: 'failed',
+      message: 'Forbidden: not allowed to call',
+    });
+    const codeOnly = refused({ status: 403, code: 'Forbidden' });
+    expect(codeOnly.result).toEqual({ code: 403, message: null });
+    expect(codeOnly.outbound?.attempts[0]?.message).toBe('Forbidden: ');
+    const noAnswer = refused({ message: 'connection reset' });
+    expect(noAnswer.result).toEqual({ code: 0, message: 'connection reset' });
+    expect(noAnswer.outbound?.attempts[0]?.message).toBe('connection reset');
+  });
+});
+
+describe('prompts chosen by a variable', () => {
+  /** The outbound greeting plays `urgent` when the request's severity is high, else its prompts. */
+  const bySeverity = onFirstUse(() => {
+    const input = realisticFlowInput() as Mutable;
+    input.prompts.urgent = 'https://media.example.com/urgent.wav';
+    input.outbound = { ...input.outbound, variables: { severity: {} } };
+    input.nodes.outboundGreeting.promptsBy = { variable: 'severity', cases: { high: ['urgent'] } };
+    return loadFlow(input);
+  });
+  const greeting = (variables: Record<string, string>) => {
+    const { ctx } = placeOutboundCall({ ...info, variables }, { callbackUri: CALLBACK_URI, flow: bySeverity });
+    const r = stepChecked({ ...ctx, callId: 'c' }, ev.established(), {
+      callbackUri: CALLBACK_URI,
+      flow: bySeverity,
+    });
+    return only(r.commands, 'playPrompt').body.prompts.map((p) => p.mediaInfo.uri.split('/').pop());
+  };
+
+  it("a case matching the variable's value picks its prompts; another value or none plays the node's own", () => {
+    expect(greeting({ severity: 'high' })).toEqual(['urgent.wav']);
+    expect(greeting({ severity: 'low' })).toEqual(['reminder.wav']);
+    expect(greeting({})).toEqual(['reminder.wav']);
   });
 });

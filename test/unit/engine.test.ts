@@ -118,7 +118,7 @@ describe('incoming call decision', () => {
       { kind: 'reject', body: { reason: 'busy', callbackUri: CALLBACK_URI } },
     ]);
     expect(blocked.ctx.decision).toEqual({ type: 'reject', reason: 'busy', rule: 'blocked' });
-    expect(blocked.ctx.phase).toBe('incoming');
+    expect(blocked.ctx).toMatchObject({ phase: 'incoming', direction: 'incoming', party: '+33999123456' });
     const anonymous = decided(null);
     expect(anonymous.commands).toEqual([
       { kind: 'reject', body: { reason: 'forbidden', callbackUri: CALLBACK_URI } },
@@ -192,6 +192,7 @@ describe('incoming call decision', () => {
       expect(commands).toEqual([{ kind: 'reject', body: { reason, callbackUri: CALLBACK_URI } }]);
       expect(ctx.decision).toEqual({ type: 'reject', reason, rule: 'unconfigured number' });
       expect(ctx.flowId).toBeNull();
+      expect(ctx.direction).toBe('incoming');
       // Nothing ever runs for it.
       expect(stepChecked(ctx, ev.established(), env).ctx).toBe(ctx);
     }
