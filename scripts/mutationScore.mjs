@@ -2,7 +2,10 @@
 // an `--ignoreStatic` run left out filled in from mutantHarness.mjs results (see docs/testing.md,
 // "Round 4: the whole core in one run"):
 //
-//   node scripts/mutationScore.mjs reports/mutation/mutation.json [harness-result.json ...]
+//   node scripts/mutationScore.mjs reports/mutation/mutation.json [later-report.json ...] [harness-result.json ...]
+//
+// A later Stryker report (a rerun of some files after a change) replaces those files' results;
+// a harness result fills in the ignored mutants of the report its sandbox was made for.
 //
 // Score = (killed + timed out) / (killed + timed out + survived + no coverage), as Stryker counts
 // it: compile and runtime errors are not valid mutants; an ignored mutant no harness scored is
@@ -11,16 +14,24 @@ import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { URL } from 'node:url';
 
-const [reportFile, ...harnessFiles] = process.argv.slice(2);
+const [reportFile, ...others] = process.argv.slice(2);
 if (!reportFile) {
-  process.stderr.write('usage: node scripts/mutationScore.mjs <report.json> [harness-result.json ...]\n');
+  process.stderr.write(
+    'usage: node scripts/mutationScore.mjs <report.json> [later-report.json ...] [harness-result.json ...]\n',
+  );
   process.exit(2);
 }
 const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+const harnessResults = [];
+for (const f of others) {
+  const json = JSON.parse(readFileSync(f, 'utf8'));
+  if (json.schemaVersion && json.files) Object.assign(report.files, json.files);
+  else harnessResults.push([f, json]);
+}
 
 const scored = new Map(); // "file#id" -> status from a harness run
-for (const f of harnessFiles) {
-  for (const [file, r] of Object.entries(JSON.parse(readFileSync(f, 'utf8')))) {
+for (const [f, results] of harnessResults) {
+  for (const [file, r] of Object.entries(results)) {
     if (!r.ids) throw new Error(`${f}: ${file} has no ids (rerun the harness)`);
     for (const id of r.ids) {
       const status = r.survived.includes(id) ? 'Survived' : r.timeout.includes(id) ? 'Timeout' : 'Killed';

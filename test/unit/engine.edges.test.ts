@@ -1,5 +1,5 @@
 import type { CallContext } from '../../shared/ivr/context';
-import { CODE_LIMIT, FAILURE_LIMIT, HISTORY_LIMIT } from '../../shared/ivr/context';
+import { CODE_LIMIT, FAILURE_LIMIT, HISTORY_LIMIT, MESSAGE_LIMIT } from '../../shared/ivr/context';
 import { callbackUriFor, recordOutcome, type EngineEnv } from '../../shared/ivr/engine';
 import {
   type Mutable,
@@ -125,6 +125,12 @@ describe('history caps', () => {
     const zero = stepChecked(welcome.ctx, ev.failed(seq, { code: 500, subcode: 0 }));
     expect(zero.ctx.failures).toEqual([{ at: expect.any(String), what: 'play', status: 500, code: '0' }]);
     expect(ctx.failures).toEqual([]);
+  });
+
+  it("the call's ending result keeps Graph's code and a message bounded to 512 characters", () => {
+    const { ctx } = mainMenuWaiting();
+    const r = stepChecked(ctx, ev.terminated({ code: 500, subcode: 7, message: 'x'.repeat(MESSAGE_LIMIT + 100) }));
+    expect(r.ctx.result).toEqual({ code: 500, subcode: 7, message: 'x'.repeat(MESSAGE_LIMIT - 1) + '…' });
   });
 
   it('recordings stop at 200 in the history; the 201st is still archived', () => {

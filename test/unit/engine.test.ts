@@ -140,6 +140,7 @@ describe('incoming call decision', () => {
       callbackUri: CALLBACK_URI,
     });
     expect(ctx.decision).toEqual({ type: 'redirect', targets: ['+442071234567'], rule: 'uk forward' });
+    expect(ctx.direction).toBe('incoming');
   });
 
   it('redirects to one target with the default 55 s timeout', () => {
