@@ -119,5 +119,8 @@ for (const { file, tag, ids, source } of plan) {
   }
 }
 // HARNESS_OUT names the result file, so runs over one sandbox keep each other's results.
-writeFileSync(process.env.HARNESS_OUT ?? join(sandbox, 'harness-result.json'), JSON.stringify(result, null, 2));
+writeFileSync(
+  process.env.HARNESS_OUT ?? join(sandbox, 'harness-result.json'),
+  JSON.stringify(result, null, 2),
+);
 if (unscored.length > 0) process.exitCode = 1;

@@ -112,11 +112,11 @@ describe('history caps', () => {
     expect(c.failures[0]!.code).toHaveLength(CODE_LIMIT);
   });
 
-  it("a failed media operation records only what Graph said: no code without a subcode, nothing without resultInfo", () => {
+  it('a failed media operation records only what Graph said: no code without a subcode, nothing without resultInfo', () => {
     const { ctx } = mainMenuWaiting();
     const welcome = stepChecked(decided().ctx, ev.established());
     const seq = mediaSeq(welcome.ctx);
-    const bare = stepChecked(welcome.ctx, { ...ev.failed(seq, { code: 0 }), resultInfo: undefined });
+    const bare = stepChecked(welcome.ctx, ev.failed(seq, { code: 0 }, { resultInfo: undefined }));
     expect(bare.ctx.failures).toEqual([{ at: expect.any(String), what: 'play' }]);
     const noSubcode = stepChecked(welcome.ctx, ev.failed(seq, { code: 404, message: 'not found' }));
     expect(noSubcode.ctx.failures).toEqual([
@@ -129,7 +129,10 @@ describe('history caps', () => {
 
   it("the call's ending result keeps Graph's code and a message bounded to 512 characters", () => {
     const { ctx } = mainMenuWaiting();
-    const r = stepChecked(ctx, ev.terminated({ code: 500, subcode: 7, message: 'x'.repeat(MESSAGE_LIMIT + 100) }));
+    const r = stepChecked(
+      ctx,
+      ev.terminated({ code: 500, subcode: 7, message: 'x'.repeat(MESSAGE_LIMIT + 100) }),
+    );
     expect(r.ctx.result).toEqual({ code: 500, subcode: 7, message: 'x'.repeat(MESSAGE_LIMIT - 1) + '…' });
   });
 
@@ -155,7 +158,10 @@ describe('history caps', () => {
     );
     expect(r.ctx.recordings).toHaveLength(HISTORY_LIMIT);
     expect(r.ctx.recordings.at(-1)!.seq).toBe(HISTORY_LIMIT + 99);
-    expect(only(r.commands, 'archiveRecording')).toMatchObject({ seq: mediaSeq(recording), outcome: 'stopTone' });
+    expect(only(r.commands, 'archiveRecording')).toMatchObject({
+      seq: mediaSeq(recording),
+      outcome: 'stopTone',
+    });
   });
 
   it('a failed transfer request while no transfer is running is recorded but moves nothing', () => {

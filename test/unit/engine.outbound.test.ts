@@ -252,9 +252,14 @@ describe('what an outbound call sends and records', () => {
   };
   const organizer = {
     '@odata.type': '#microsoft.graph.organizerMeetingInfo' as const,
-    organizer: { user: { '@odata.type': '#microsoft.graph.identity' as const, id: 'organizer-1', tenantId: TENANT } },
+    organizer: {
+      user: { '@odata.type': '#microsoft.graph.identity' as const, id: 'organizer-1', tenantId: TENANT },
+    },
   };
-  const byId = { '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo' as const, joinMeetingId: '123456' };
+  const byId = {
+    '@odata.type': '#microsoft.graph.joinMeetingIdMeetingInfo' as const,
+    joinMeetingId: '123456',
+  };
 
   it('a meeting is joined by its meetingInfo (and chatInfo when given), with no source and no targets', () => {
     const withChat = placeOutboundCall(
@@ -347,7 +352,10 @@ describe('prompts chosen by a variable', () => {
     return loadFlow(input);
   });
   const greeting = (variables: Record<string, string>) => {
-    const { ctx } = placeOutboundCall({ ...info, variables }, { callbackUri: CALLBACK_URI, flow: bySeverity });
+    const { ctx } = placeOutboundCall(
+      { ...info, variables },
+      { callbackUri: CALLBACK_URI, flow: bySeverity },
+    );
     const r = stepChecked({ ...ctx, callId: 'c' }, ev.established(), {
       callbackUri: CALLBACK_URI,
       flow: bySeverity,
