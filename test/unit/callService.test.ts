@@ -652,3 +652,89 @@ describe('a write whose outcome storage never told', () => {
     expect(s.lines).toEqual([['error', 'settling an uncertain write failed', { error: 'log sink down' }]]);
   });
 });
+
+test('each incoming decision is one compact log line; a redelivered copy says so, and nothing else', async () => {
+  const lines: Array<{ level: string; message: string; props: unknown }> = [];
+  const capture = (level: string) => (message: string, props?: unknown) =>
+    void lines.push({ level, message, props });
+  const { service } = setup({
+    log: { info: capture('info'), warn: capture('warn'), error: capture('error') },
+  });
+  await service.handleNotification(incoming('c1', '+14255550100'), FROM_TENANT);
+  await service.handleNotification(incoming('c1', '+14255550100'), FROM_TENANT);
+  await service.handleNotification(incoming('c2', '+14255559999'), FROM_TENANT);
+  expect(lines).toEqual([
+    {
+      level: 'info',
+      message: 'incoming call decided',
+      props: { callId: 'c1', number: '+14255550100', decision: 'answer', rule: 'default' },
+    },
+    {
+      level: 'info',
+      message: 'incoming call already handled (redelivered notification)',
+      props: { callId: 'c1' },
+    },
+    {
+      level: 'info',
+      message: 'incoming call decided',
+      props: { callId: 'c2', number: '+14255559999', decision: 'reject', rule: 'unconfigured number' },
+    },
+  ]);
+});
+
+describe('what the shell takes from a notification', () => {
+  const created = (callId: string, data: Record<string, unknown>) =>
+    parseNotifications({
+      value: [{ changeType: 'created', resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
+    })[0]!;
+
+  test('only a created notification in state incoming is a new call: an updated "incoming" or a created "establishing" is not', async () => {
+    const { sent, store, service } = setup();
+    await service.handleNotification(update('n1', { state: 'incoming' }), FROM_TENANT);
+    await service.handleNotification(created('n2', { state: 'establishing' }), FROM_TENANT);
+    expect(sent).toEqual([]);
+    expect(store.rows.size).toBe(0);
+  });
+
+  test("a failed operation is the engine's failure, with Graph's result, and the flow goes on", async () => {
+    const { sent, store, service } = setup();
+    await service.handleNotification(incoming('f1', '+14255550100'), FROM_TENANT);
+    await service.handleNotification(update('f1', { state: 'established' }), FROM_TENANT);
+    const hello = sent.find((s) => s.action === 'playPrompt')!.body as { clientContext: string };
+    await service.handleNotification(
+      operation('f1', hello.clientContext, {
+        status: 'failed',
+        resultInfo: { code: 404, subcode: 8518, message: 'media not found' },
+      }),
+      FROM_TENANT,
+    );
+    const ctx = [...store.rows.values()][0]!.value;
+    expect(ctx.failures).toEqual([
+      { at: expect.any(String), what: 'play', status: 404, code: '8518', message: 'media not found' },
+    ]);
+    // A failed prompt still moves the flow on, to the menu.
+    expect(ctx.node).toBe('menu');
+  });
+
+  test('a recording reaches the archive only with both its location and its access token', async () => {
+    for (const [extra, expected] of [
+      [{ recordingLocation: 'https://media.platform.example/rec/9' }, null],
+      [{ recordingAccessToken: 'token-9' }, null],
+      [
+        { recordingLocation: 'https://media.platform.example/rec/9', recordingAccessToken: 'token-9' },
+        { location: 'https://media.platform.example/rec/9', accessToken: 'token-9' },
+      ],
+    ] as const) {
+      const { sent, jobs, service } = setup();
+      await service.handleNotification(incoming('r1', '+14255550101'), FROM_TENANT);
+      await service.handleNotification(update('r1', { state: 'established' }), FROM_TENANT);
+      const op = (sent.find((s) => s.action === 'recordResponse')!.body as { clientContext: string })
+        .clientContext;
+      await service.handleNotification(
+        operation('r1', op, { status: 'completed', resultInfo: { code: 200, subcode: 8514 }, ...extra }),
+        FROM_TENANT,
+      );
+      expect(jobs.map((j) => j.recording)).toEqual(expected ? [expected] : []);
+    }
+  });
+});
