@@ -2,10 +2,11 @@
 // an `--ignoreStatic` run left out filled in from mutantHarness.mjs results (see docs/testing.md,
 // "Round 4: the whole core in one run"):
 //
-//   node scripts/mutationScore.mjs reports/mutation/mutation.json [later-report.json ...] [harness-result.json ...]
+//   node scripts/mutationScore.mjs reports/mutation/mutation.json [harness-result.json | later-report.json ...]
 //
 // A later Stryker report (a rerun of some files after a change) replaces those files' results;
-// a harness result fills in the ignored mutants of the report its sandbox was made for.
+// a harness result fills in the ignored mutants of the report given before it that its sandbox
+// was made for (see below).
 //
 // Score = (killed + timed out) / (killed + timed out + survived + no coverage), as Stryker counts
 // it: compile and runtime errors are not valid mutants; an ignored mutant no harness scored is
@@ -17,28 +18,35 @@ import { URL } from 'node:url';
 const [reportFile, ...others] = process.argv.slice(2);
 if (!reportFile) {
   process.stderr.write(
-    'usage: node scripts/mutationScore.mjs <report.json> [later-report.json ...] [harness-result.json ...]\n',
+    'usage: node scripts/mutationScore.mjs <report.json> [harness-result.json | later-report.json ...]\n',
   );
   process.exit(2);
 }
 const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-const harnessResults = [];
+
+// In argument order: a harness result scores the ignored mutants of the report named before it
+// that holds its file (mutant ids are per run); a later report that replaces a file drops them.
+const scored = new Map(); // file -> Map(id -> status from a harness run)
 for (const f of others) {
   const json = JSON.parse(readFileSync(f, 'utf8'));
-  if (json.schemaVersion && json.files) Object.assign(report.files, json.files);
-  else harnessResults.push([f, json]);
-}
-
-const scored = new Map(); // "file#id" -> status from a harness run
-for (const [f, results] of harnessResults) {
-  for (const [file, r] of Object.entries(results)) {
+  if (json.schemaVersion && json.files) {
+    for (const [file, data] of Object.entries(json.files)) {
+      report.files[file] = data;
+      if (scored.delete(file)) process.stderr.write(`${f} replaces ${file}: earlier harness results dropped\n`);
+    }
+    continue;
+  }
+  for (const [file, r] of Object.entries(json)) {
     if (!r.ids) throw new Error(`${f}: ${file} has no ids (rerun the harness)`);
+    const ids = scored.get(file) ?? new Map();
     for (const id of r.ids) {
       const status = r.survived.includes(id) ? 'Survived' : r.timeout.includes(id) ? 'Timeout' : 'Killed';
-      scored.set(`${file}#${id}`, status);
+      ids.set(id, status);
     }
+    scored.set(file, ids);
   }
 }
+const harnessCount = [...scored.values()].reduce((n, ids) => n + ids.size, 0);
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
@@ -48,7 +56,7 @@ let filled = 0;
 for (const [file, { mutants }] of Object.entries(report.files)) {
   const t = empty();
   for (const m of mutants) {
-    const harness = m.status === 'Ignored' ? scored.get(`${file}#${m.id}`) : undefined;
+    const harness = m.status === 'Ignored' ? scored.get(file)?.get(m.id) : undefined;
     if (harness) {
       m.status = harness;
       m.statusReason = 'static mutant, scored by scripts/mutantHarness.mjs';
@@ -62,7 +70,7 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
   }
   byFile.set(file, t);
 }
-if (filled < scored.size) throw new Error(`${scored.size - filled} harness results match no ignored mutant`);
+if (filled < harnessCount) throw new Error(`${harnessCount - filled} harness results match no ignored mutant`);
 
 // The folders of the core, as stryker.config.json's `mutate` names them ('shared/ivr/**/*.ts').
 const FOLDERS = JSON.parse(
