@@ -32,7 +32,8 @@ for (const f of others) {
   if (json.schemaVersion && json.files) {
     for (const [file, data] of Object.entries(json.files)) {
       report.files[file] = data;
-      if (scored.delete(file)) process.stderr.write(`${f} replaces ${file}: earlier harness results dropped\n`);
+      if (scored.delete(file))
+        process.stderr.write(`${f} replaces ${file}: earlier harness results dropped\n`);
     }
     continue;
   }
@@ -70,7 +71,8 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
   }
   byFile.set(file, t);
 }
-if (filled < harnessCount) throw new Error(`${harnessCount - filled} harness results match no ignored mutant`);
+if (filled < harnessCount)
+  throw new Error(`${harnessCount - filled} harness results match no ignored mutant`);
 
 // The folders of the core, as stryker.config.json's `mutate` names them ('shared/ivr/**/*.ts').
 const FOLDERS = JSON.parse(
