@@ -482,10 +482,7 @@ class Run {
             code: String(resultInfo.subcode ?? ''),
             message: resultInfo.message ?? undefined,
           });
-          ctx.phase = 'established';
-          const node = this.currentNode('transfer');
-          if (node) this.enterNode(node.fallback);
-          else this.flowGone();
+          this.transferFailed();
           return true;
         }
         return false;
@@ -881,14 +878,9 @@ class Run {
           });
         }
         return true;
-      case 'transfer': {
-        if (ctx.phase !== 'transferring') return true;
-        ctx.phase = 'established';
-        const node = this.currentNode('transfer');
-        if (node) this.enterNode(node.fallback);
-        else this.flowGone();
+      case 'transfer':
+        if (ctx.phase === 'transferring') this.transferFailed();
         return true;
-      }
       case 'createCall':
         if (ctx.outbound && ctx.phase === 'dialing') {
           // Graph refused the call: this attempt, and the call, failed with Graph's code.
@@ -1108,6 +1100,14 @@ class Run {
         clientContext: operationContext(this.ctx, seq),
       },
     });
+  }
+
+  /** The transfer failed and the call stayed with us: the transfer node's fallback. */
+  private transferFailed(): void {
+    this.ctx.phase = 'established';
+    const node = this.currentNode('transfer');
+    if (node) this.enterNode(node.fallback);
+    else this.flowGone();
   }
 
   /**

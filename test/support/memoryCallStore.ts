@@ -58,14 +58,14 @@ export class MemoryCallStore implements CallStore {
     this.writes++;
     const row = this.rows.get(ctx.clientContext);
     if (!row || row.etag !== etag) throw new ConflictError();
-    const next = `e${++this.n}`;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: next, updatedAt: row.updatedAt });
-    return next;
+    return this.put(ctx);
   }
   /** Stores a context as another instance's write would land: unconditionally, with a new ETag. */
-  put(ctx: CallContext) {
+  put(ctx: CallContext): string {
     const updatedAt = this.rows.get(ctx.clientContext)?.updatedAt ?? this.updatedAt;
-    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag: `e${++this.n}`, updatedAt });
+    const etag = `e${++this.n}`;
+    this.rows.set(ctx.clientContext, { value: structuredClone(ctx), etag, updatedAt });
+    return etag;
   }
   async linkCallId(callId: string, key: string) {
     this.links.set(callId, key);

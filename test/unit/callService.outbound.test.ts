@@ -1232,29 +1232,32 @@ describe('what the shell still owes a call that is over', () => {
     parseNotifications({
       value: [{ changeType, resourceUrl: `/communications/calls/${callId}`, resourceData: data }],
     })[0]!;
-  const recorder = validateFlow(
-    {
-      number: '+14255550107',
-      applicationInstanceId: APP_INSTANCE,
-      prompts: { beep: 'https://media.example.com/beep.wav' },
-      default: { type: 'answer', start: 'rec' },
-      outbound: { start: 'rec' },
-      nodes: {
-        rec: {
-          type: 'record',
-          prompt: 'beep',
-          next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
+  const recorder = onFirstUse(
+    () =>
+      validateFlow(
+        {
+          number: '+14255550107',
+          applicationInstanceId: APP_INSTANCE,
+          prompts: { beep: 'https://media.example.com/beep.wav' },
+          default: { type: 'answer', start: 'rec' },
+          outbound: { start: 'rec' },
+          nodes: {
+            rec: {
+              type: 'record',
+              prompt: 'beep',
+              next: { stopTone: 'bye', maxDuration: 'bye', silence: 'bye', failure: 'bye' },
+            },
+            bye: { type: 'hangup' },
+          },
         },
-        bye: { type: 'hangup' },
-      },
-    },
-    '+14255550107.json',
-  ).flow!;
-  const withRecorder: FlowCatalog = {
+        '+14255550107.json',
+      ).flow!,
+  );
+  const withRecorder: FlowCatalog = onFirstUse(() => ({
     ...catalog,
     byIdentity: new Map([...catalog.byIdentity, [recorder.flow.number, recorder]]),
     byId: new Map([...catalog.byId, [recorder.id, recorder]]),
-  };
+  }));
 
   test("an outbound call's recording completed after the hang-up is still archived", async () => {
     const jobs: RecordingJob[] = [];

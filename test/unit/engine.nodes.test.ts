@@ -404,33 +404,35 @@ describe('what an http request leaves on record', () => {
 });
 
 describe('a collect node without a pattern', () => {
-  const PLAIN = loadFlow({
-    number: '+14255550100',
-    prompts: { enter: uri('enter'), lookup: uri('hold'), bye: uri('bye') },
-    default: { type: 'answer', start: 'enter' },
-    http: { allowedHosts: ['crm.contoso.example'] },
-    nodes: {
-      enter: {
-        type: 'collect',
-        prompt: 'enter',
-        into: 'pin',
-        minDigits: 4,
-        maxDigits: 6,
-        maxAttempts: 2,
-        next: 'lookup',
-        fallback: 'bye',
+  const PLAIN = onFirstUse(() =>
+    loadFlow({
+      number: '+14255550100',
+      prompts: { enter: uri('enter'), lookup: uri('hold'), bye: uri('bye') },
+      default: { type: 'answer', start: 'enter' },
+      http: { allowedHosts: ['crm.contoso.example'] },
+      nodes: {
+        enter: {
+          type: 'collect',
+          prompt: 'enter',
+          into: 'pin',
+          minDigits: 4,
+          maxDigits: 6,
+          maxAttempts: 2,
+          next: 'lookup',
+          fallback: 'bye',
+        },
+        // No hold prompt: nothing plays while the request runs.
+        lookup: {
+          type: 'http',
+          method: 'GET',
+          url: 'https://crm.contoso.example/pins/{pin}',
+          timeoutSeconds: 2,
+          next: { success: 'bye', failure: 'bye' },
+        },
+        bye: { type: 'hangup' },
       },
-      // No hold prompt: nothing plays while the request runs.
-      lookup: {
-        type: 'http',
-        method: 'GET',
-        url: 'https://crm.contoso.example/pins/{pin}',
-        timeoutSeconds: 2,
-        next: { success: 'bye', failure: 'bye' },
-      },
-      bye: { type: 'hangup' },
-    },
-  });
+    }),
+  );
   const env: EngineEnv = { callbackUri: CALLBACK_URI, flow: PLAIN };
   const waiting = () => {
     toneSeq = 0;
