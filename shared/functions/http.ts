@@ -21,10 +21,13 @@ export async function readJsonBody(
   });
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge();
-  const buffer = Buffer.from(await request.arrayBuffer());
-  if (buffer.length > MAX_BODY_BYTES) return tooLarge();
+  // Decoded straight to text (no copy into a Buffer first). UTF-8 takes at least one byte per
+  // UTF-16 unit and at most three, so only a body near the limit needs its bytes counted.
+  const text = await request.text();
+  if (text.length > MAX_BODY_BYTES) return tooLarge();
+  if (text.length * 3 > MAX_BODY_BYTES && Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return tooLarge();
   try {
-    return { ok: true, value: JSON.parse(buffer.toString('utf8')) };
+    return { ok: true, value: JSON.parse(text) };
   } catch (err) {
     return {
       ok: false,

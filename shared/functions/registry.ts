@@ -46,11 +46,17 @@ export function lazy<A extends unknown[], R>(
   load: () => Promise<(...args: A) => Promise<R>>,
 ): (...args: A) => Promise<R> {
   let handler: Promise<(...args: A) => Promise<R>> | null = null;
+  let loaded: ((...args: A) => Promise<R>) | null = null;
   return async (...args) => {
-    handler ??= load().catch((err) => {
-      handler = null;
-      throw err;
-    });
+    // Once loaded, called straight: no await of a settled promise on every invocation.
+    if (loaded) return loaded(...args);
+    handler ??= load().then(
+      (h) => (loaded = h),
+      (err) => {
+        handler = null;
+        throw err;
+      },
+    );
     return (await handler)(...args);
   };
 }
