@@ -221,7 +221,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
     const request = new HttpRequest({
       method,
-      url: `http://${req.headers.host ?? 'localhost'}${target}`,
+      url: `http://${raw.host ?? 'localhost'}${target}`,
       headers,
       params: hit.params,
       query: query ? Object.fromEntries(query) : {},

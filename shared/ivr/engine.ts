@@ -426,7 +426,7 @@ class Run {
 
   apply(event: IvrEvent): boolean {
     const ctx = this.ctx;
-    if (!this.env.flow && ctx.flowId && ctx.phase === 'established' && event.kind !== 'callState') {
+    if (!this.flow && ctx.flowId && ctx.phase === 'established' && event.kind !== 'callState') {
       this.flowGone();
       return true;
     }
