@@ -15,5 +15,5 @@ process.on('SIGUSR2', () => {
   );
 });
 
-// With --cpu-prof, a profile is written only on a normal exit: make SIGTERM one.
-if (process.execArgv.some((a) => a.startsWith('--cpu-prof'))) process.on('SIGTERM', () => process.exit(0));
+// With --cpu-prof or --heap-prof, a profile is written only on a normal exit: make SIGTERM one.
+if (process.execArgv.some((a) => /^--(cpu|heap)-prof/.test(a))) process.on('SIGTERM', () => process.exit(0));
