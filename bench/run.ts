@@ -17,7 +17,7 @@ import { startGraphStandIn, type GraphStandIn } from './graphStandIn';
 import { established, incomingCall, operationDone, terminated, tone, wav8k } from './notifications';
 import { INSTANCE_MEMORY_GB, PRICES, PRICES_LOOKED_UP } from './prices';
 import { median, percentile, round, sum } from './stats';
-import { postNotification, startBot, startFloor, type Bot, type Target } from './targets';
+import { postNotification, startBot, startFloor, type Bot, type Target, type TargetName } from './targets';
 
 /**
  * npm run bench: the notification hot path on real pieces (the compiled bot process, Azurite,
@@ -66,6 +66,8 @@ const OPTIONS = {
   floorSockets: num('floor-sockets', 64, 1, 1024),
   maxSeconds: num('max-seconds', 600, 30, 3600),
   verbose: option('verbose', '') !== '',
+  // A third target: the floor's work behind the Functions programming model (bench/floorFunction.ts).
+  functionsFloor: option('functions-floor', '') !== '',
 };
 
 const ROOT = projectRoot(__dirname);
@@ -211,12 +213,13 @@ function importCost() {
 interface Cpu {
   bot: number;
   floor: number;
+  functionsFloor: number;
   azurite: number;
   at: number;
 }
 
 interface BurstResult {
-  target: 'bot' | 'floor';
+  target: TargetName;
   level: number;
   round: number;
   latencies: number[];
@@ -252,7 +255,8 @@ class Bench {
   readonly incoming = new Map<string, string>();
   bot!: Bot;
   floor!: Target;
-  idleCpuPerSecond = { bot: 0, floor: 0, azurite: 0 };
+  functionsFloor: Target | null = null;
+  idleCpuPerSecond = { bot: 0, floor: 0, functionsFloor: 0, azurite: 0 };
 
   constructor(
     readonly standIn: GraphStandIn,
@@ -263,9 +267,14 @@ class Bench {
     return {
       bot: cpuMs(this.bot.pid),
       floor: cpuMs(this.floor.pid),
+      functionsFloor: this.functionsFloor ? cpuMs(this.functionsFloor.pid) : 0,
       azurite: cpuMs(this.azurite.child.pid),
       at: performance.now(),
     };
+  }
+
+  targets(): Target[] {
+    return this.functionsFloor ? [this.bot, this.floor, this.functionsFloor] : [this.bot, this.floor];
   }
 
   async burst(target: Target, level: number, roundNo: number, phase: string): Promise<BurstResult> {
@@ -273,7 +282,7 @@ class Bench {
     const bodies = ids.map((id) => JSON.stringify(incomingCall(id, LATENCY_NUMBER)));
     const tokens = ids.map(() => this.standIn.callbackToken());
     // The floor's calls are its own: a floor that drops one says nothing about the bot.
-    for (const id of ids) this.incoming.set(id, target.name === 'floor' ? `${phase} (floor)` : phase);
+    for (const id of ids) this.incoming.set(id, target.name === 'bot' ? phase : `${phase} (${target.name})`);
     const before = this.cpu();
     const results = await Promise.all(
       ids.map((_, i) => postNotification(target.url, bodies[i]!, tokens[i]!)),
@@ -312,6 +321,7 @@ class Bench {
     this.idleCpuPerSecond = {
       bot: (b.bot - a.bot) / s,
       floor: (b.floor - a.floor) / s,
+      functionsFloor: (b.functionsFloor - a.functionsFloor) / s,
       azurite: (b.azurite - a.azurite) / s,
     };
   }
@@ -320,8 +330,8 @@ class Bench {
     const rounds: BurstResult[] = [];
     for (const level of OPTIONS.levels) {
       for (let r = 0; r < OPTIONS.rounds; r++) {
-        // Alternate who goes first, so neither always runs on a machine the other just warmed.
-        const order = r % 2 === 0 ? [this.bot, this.floor] : [this.floor, this.bot];
+        // Rotate who goes first, so none always runs on a machine another just warmed.
+        const order = this.targets().map((_, i, all) => all[(i + r) % all.length]!);
         for (const t of order) {
           // Small levels repeat their burst (one after the other) so a round has enough samples for a p99.
           const parts: BurstResult[] = [];
@@ -333,7 +343,7 @@ class Bench {
           await sleep(OPTIONS.pauseMs);
         }
       }
-      const last = rounds.slice(-2 * OPTIONS.rounds);
+      const last = rounds.slice(-this.targets().length * OPTIONS.rounds);
       const ratio = median(
         Array.from({ length: OPTIONS.rounds }, (_, r) => {
           const b = last.find((x) => x.target === 'bot' && x.round === r + 1)!;
@@ -344,7 +354,7 @@ class Bench {
       progress(`${level} at once: median p99 ratio ${ratio.toFixed(2)}`);
     }
     const idle = this.idleCpuPerSecond;
-    const cpu = (xs: BurstResult[], t: 'bot' | 'floor') => {
+    const cpu = (xs: BurstResult[], t: TargetName) => {
       const calls = sum(xs.map((x) => x.latencies.length + x.lost));
       const wallS = sum(xs.map((x) => x.wallMs)) / 1000;
       const target = sum(xs.map((x) => x.cpuMs.target));
@@ -359,10 +369,13 @@ class Bench {
       };
     };
     const levels = OPTIONS.levels.map((level) => {
-      const of = (t: 'bot' | 'floor') => rounds.filter((x) => x.level === level && x.target === t);
+      const of = (t: TargetName) => rounds.filter((x) => x.level === level && x.target === t);
       const bot = of('bot');
       const floor = of('floor');
-      const ratios = bot.map((b) => b.p99 / floor.find((f) => f.round === b.round)!.p99);
+      const ratiosTo = (xs: BurstResult[], ys: BurstResult[]) =>
+        xs.map((x) => x.p99 / ys.find((y) => y.round === x.round)!.p99);
+      const ratios = ratiosTo(bot, floor);
+      const functionsFloor = of('functionsFloor');
       const summary = (xs: BurstResult[]) => ({
         medianP50: round(median(xs.map((x) => x.p50))),
         medianP99: round(median(xs.map((x) => x.p99))),
@@ -389,6 +402,17 @@ class Bench {
         // The middle half of the per-round ratios: how far one round's figure can be trusted.
         ratioP99Quartiles: [round(percentile(ratios, 25)), round(percentile(ratios, 75))] as const,
         ratioP99PerRound: ratios.map((r) => round(r)),
+        ...(functionsFloor.length > 0
+          ? {
+              functionsFloor: {
+                ...summary(functionsFloor),
+                cpu: cpu(functionsFloor, 'functionsFloor'),
+                // What the programming model alone adds to the floor, and what the bot adds to that.
+                ratioP99Median: round(median(ratiosTo(functionsFloor, floor))),
+                botRatioP99Median: round(median(ratiosTo(bot, functionsFloor))),
+              },
+            }
+          : {}),
       };
     });
     return {
@@ -402,6 +426,14 @@ class Bench {
           rounds.filter((x) => x.target === 'floor'),
           'floor',
         ),
+        ...(this.functionsFloor
+          ? {
+              functionsFloor: cpu(
+                rounds.filter((x) => x.target === 'functionsFloor'),
+                'functionsFloor',
+              ),
+            }
+          : {}),
       },
       rounds: rounds.map((r) => ({
         target: r.target,
@@ -785,6 +817,17 @@ async function main(): Promise<void> {
         maxSockets: OPTIONS.floorSockets,
       }),
     ]);
+    if (OPTIONS.functionsFloor)
+      bench.functionsFloor = await startFloor(
+        {
+          root: ROOT,
+          standIn,
+          storageConnectionString: azurite.connectionString,
+          table: 'functionsfloorcalls',
+          maxSockets: OPTIONS.floorSockets,
+        },
+        'functionsFloor',
+      );
 
     // Both processes warmed the same way before anything is counted: the JIT keeps making a
     // process faster for thousands of calls (the bot's CPU per 256-burst fell from 370 to 200 ms
@@ -793,7 +836,7 @@ async function main(): Promise<void> {
     progress(`warm-up: ${OPTIONS.warmupCalls} calls each`);
     for (let done = 0; done < OPTIONS.warmupCalls;) {
       const size = Math.min(64, OPTIONS.warmupCalls - done);
-      for (const t of [bench.bot, bench.floor]) await bench.burst(t, size, 0, 'warm-up');
+      for (const t of bench.targets()) await bench.burst(t, size, 0, 'warm-up');
       done += size;
     }
     await sleep(1000);
@@ -804,6 +847,7 @@ async function main(): Promise<void> {
 
     await bench.bot.stop();
     await bench.floor.stop();
+    await bench.functionsFloor?.stop();
 
     progress(`cold start: ${OPTIONS.coldStarts} fresh bot processes, one call each`);
     const coldStarts: Array<{ listeningMs: number; answerMs: number }> = [];
@@ -866,9 +910,10 @@ async function main(): Promise<void> {
       if (n > 1) e.duplicated++;
       byPhase.set(phase, e);
     }
-    const totals = [...byPhase].filter(([phase]) => !phase.endsWith('(floor)')).map(([, t]) => t);
+    const ofAFloor = (phase: string) => /\((floor|functionsFloor)\)$/.test(phase);
+    const totals = [...byPhase].filter(([phase]) => !ofAFloor(phase)).map(([, t]) => t);
     const floorLost = sum(
-      [...byPhase].filter(([phase]) => phase.endsWith('(floor)')).map(([, t]) => t.lost + t.duplicated),
+      [...byPhase].filter(([phase]) => ofAFloor(phase)).map(([, t]) => t.lost + t.duplicated),
     );
     const lostDup = {
       calls: sum(totals.map((t) => t.calls)),
@@ -894,6 +939,21 @@ async function main(): Promise<void> {
       `(p50/p99: median over ${OPTIONS.rounds} rounds of each round's figure; ratio: median of the per-round ratios; middle half: their 25th-75th percentiles)`,
     );
 
+    if (bench.functionsFloor) {
+      log(
+        "\nTHE FLOOR BEHIND THE FUNCTIONS PROGRAMMING MODEL (--functions-floor: the floor's work as an HTTP function in the local host)",
+      );
+      log(
+        `${padEnd('at once', 8)}${pad('p50', 9)}${pad('p99', 9)}${pad('its p99 / floor p99', 21)}${pad('bot p99 / its p99', 19)}${pad('CPU ms', 8)}${pad('CPU net', 9)}`,
+      );
+      for (const l of latency.levels) {
+        const f = l.functionsFloor!;
+        log(
+          `${padEnd(l.level, 8)}${pad(f.medianP50.toFixed(1), 9)}${pad(f.medianP99.toFixed(1), 9)}${pad(f.ratioP99Median.toFixed(2), 21)}${pad(f.botRatioP99Median.toFixed(2), 19)}${pad(f.cpu.perCallMs.toFixed(2), 8)}${pad(f.cpu.perCallNetMs.toFixed(2), 9)}`,
+        );
+      }
+    }
+
     log(
       '\nCPU PER INCOMING NOTIFICATION (ms; /proc utime+stime around each burst, 10 ms ticks; net = minus the idle rate)',
     );
@@ -909,7 +969,7 @@ async function main(): Promise<void> {
       `${padEnd('all', 8)}${pad(all.bot.perCallMs.toFixed(2), 8)}${pad(all.bot.perCallNetMs.toFixed(2), 9)}${pad(all.floor.perCallMs.toFixed(2), 8)}${pad(all.floor.perCallNetMs.toFixed(2), 11)}${pad(all.bot.azuritePerCallNetMs.toFixed(2), 14)}${pad(all.floor.azuritePerCallNetMs.toFixed(2), 16)}  (${all.bot.calls} + ${all.floor.calls} calls)`,
     );
     log(
-      `idle CPU (ms per s): bot ${bench.idleCpuPerSecond.bot.toFixed(1)} (queue polling), floor ${bench.idleCpuPerSecond.floor.toFixed(1)}, azurite ${bench.idleCpuPerSecond.azurite.toFixed(1)}`,
+      `idle CPU (ms per s): bot ${bench.idleCpuPerSecond.bot.toFixed(1)} (queue polling), floor ${bench.idleCpuPerSecond.floor.toFixed(1)}, ${bench.functionsFloor ? `functions floor ${bench.idleCpuPerSecond.functionsFloor.toFixed(1)}, ` : ''}azurite ${bench.idleCpuPerSecond.azurite.toFixed(1)}`,
     );
 
     log(
@@ -919,7 +979,9 @@ async function main(): Promise<void> {
     for (const [phase, e] of byPhase)
       if (e.lost || e.duplicated)
         log(`  ${phase}: ${e.calls} calls, ${e.lost} lost, ${e.duplicated} duplicated`);
-    const notifErrors = sum(latency.levels.flatMap((l) => [l.bot.errors, l.floor.errors]));
+    const notifErrors = sum(
+      latency.levels.flatMap((l) => [l.bot.errors, l.floor.errors, l.functionsFloor?.errors ?? 0]),
+    );
     if (notifErrors) log(`  ${notifErrors} notifications not answered 202 in the latency rounds`);
 
     log(

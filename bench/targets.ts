@@ -5,15 +5,19 @@ import { spawnChild, type Child } from './children';
 import { APP_ID, CLIENT_SECRET, TENANT_ID, type GraphStandIn } from './graphStandIn';
 
 /**
- * The two things the bench sends notifications to, each its own process:
+ * The things the bench sends notifications to, each its own process:
  *  - the bot: the compiled local host (dist/host/localHost.js), configured ONLY through its
  *    documented settings (environment variables), driven ONLY through its HTTP API. This
  *    is the one place the bench builds it.
  *  - the floor: dist/bench/floor.js.
+ *  - with --functions-floor, the floor's work behind the programming model:
+ *    dist/bench/functionsFloor.js (the local host serving only bench/floorFunction.ts).
  */
 
+export type TargetName = 'bot' | 'floor' | 'functionsFloor';
+
 export interface Target {
-  name: 'bot' | 'floor';
+  name: TargetName;
   child: Child;
   pid: number;
   url: string;
@@ -64,7 +68,7 @@ function baseEnv(): NodeJS.ProcessEnv {
 }
 
 async function startProcess(
-  name: 'bot' | 'floor',
+  name: TargetName,
   args: (port: number) => string[],
   env: (port: number) => Record<string, string>,
   cwd: string,
@@ -136,21 +140,24 @@ export async function startBot(o: BotOptions): Promise<Bot> {
   };
 }
 
-export async function startFloor(o: {
-  root: string;
-  standIn: GraphStandIn;
-  storageConnectionString: string;
-  table: string;
-  maxSockets: number;
-}): Promise<Target> {
+export async function startFloor(
+  o: {
+    root: string;
+    standIn: GraphStandIn;
+    storageConnectionString: string;
+    table: string;
+    maxSockets: number;
+  },
+  name: 'floor' | 'functionsFloor' = 'floor',
+): Promise<Target> {
   const { child, port } = await startProcess(
-    'floor',
+    name,
     () => [
       ...(process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      join(o.root, 'dist', 'bench', 'floor.js'),
+      join(o.root, 'dist', 'bench', name === 'floor' ? 'floor.js' : 'functionsFloor.js'),
     ],
     (p) => ({
-      FLOOR_PORT: String(p),
+      [name === 'floor' ? 'FLOOR_PORT' : 'PORT']: String(p),
       FLOOR_OPENID_URL: o.standIn.openIdConfigUrl,
       FLOOR_AUDIENCE: APP_ID,
       FLOOR_STORAGE: o.storageConnectionString,
@@ -164,7 +171,7 @@ export async function startFloor(o: {
     }),
     o.root,
   );
-  return { name: 'floor', child, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+  return { name, child, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
 }
 
 /**

@@ -265,6 +265,15 @@ describe('a notification that fails authentication changes nothing', () => {
   });
 });
 
+test('a refused token is answered 401 even when the body is also bad (read while the token is checked)', async () => {
+  const expired = await bot.issuer.sign({}, { lifetimeSeconds: -3600 });
+  for (const body of ['{"value": [', JSON.stringify({ value: [{ changeType: 'exploded' }] })]) {
+    const res = await bot.notify(body, expired);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe('token expired');
+  }
+});
+
 test('malformed JSON gets 400 and changes nothing', async () => {
   const before = bot.graph.requests.length;
   const res = await bot.notify('{"value": [');
