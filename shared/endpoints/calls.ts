@@ -2,11 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { getApp, invocationLogger } from '../app';
 import { CallbackAuthError } from '../auth/callbackAuth';
 import { jsonError, readJsonBody } from '../functions/http';
-import {
-  NotificationFormatError,
-  parseNotificationBatch,
-  type NotificationBatch,
-} from '../graph/notifications';
+import { NotificationFormatError, parseNotificationBatch } from '../graph/notifications';
 import { startAzureMonitor } from '../telemetry/azureMonitor';
 import { callTelemetryEnabled } from '../telemetry/switch';
 
@@ -22,15 +18,9 @@ export async function callsHandler(
 ): Promise<HttpResponseInit> {
   const app = getApp();
   const log = invocationLogger(context);
-  // The body is read and validated while the token's signature is checked on the thread pool;
-  // nothing in it is acted on, logged or answered before the token has passed.
-  const verifying = app.auth.verify(request.headers.get('authorization'));
-  const reading = readNotifications(request);
-  // Handled now: a failure while the token is still being checked must not go unhandled.
-  reading.catch(() => undefined);
   let identity;
   try {
-    identity = await verifying;
+    identity = await app.auth.verify(request.headers.get('authorization'));
   } catch (err) {
     if (err instanceof CallbackAuthError) {
       log.warn(`notification refused: ${err.reason}`);
@@ -38,9 +28,15 @@ export async function callsHandler(
     }
     throw err;
   }
-  const read = await reading;
-  if (!read.ok) return read.response;
-  const batch = read.batch;
+  const body = await readJsonBody(request);
+  if (!body.ok) return body.response;
+  let batch;
+  try {
+    batch = parseNotificationBatch(body.value);
+  } catch (err) {
+    if (err instanceof NotificationFormatError) return jsonError(400, 'BadRequest', err.message);
+    throw err;
+  }
   for (const p of batch.problems)
     log.warn('notification item skipped', { index: p.index, problems: p.problems.slice(0, 5) });
   if (batch.notifications.length === 0 && batch.problems.length > 0)
@@ -92,21 +88,6 @@ export async function callsHandler(
     return unavailable((err as Error).message);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** The body, parsed and validated as a batch of notifications; or the 4xx that refuses it. */
-async function readNotifications(
-  request: HttpRequest,
-): Promise<{ ok: true; batch: NotificationBatch } | { ok: false; response: HttpResponseInit }> {
-  const body = await readJsonBody(request);
-  if (!body.ok) return body;
-  try {
-    return { ok: true, batch: parseNotificationBatch(body.value) };
-  } catch (err) {
-    if (err instanceof NotificationFormatError)
-      return { ok: false, response: jsonError(400, 'BadRequest', err.message) };
-    throw err;
   }
 }
 

@@ -265,7 +265,7 @@ describe('a notification that fails authentication changes nothing', () => {
   });
 });
 
-test('a refused token is answered 401 even when the body is also bad (read while the token is checked)', async () => {
+test('a refused token is answered 401 even when the body is also bad: the token is checked first', async () => {
   const expired = await bot.issuer.sign({}, { lifetimeSeconds: -3600 });
   for (const body of ['{"value": [', JSON.stringify({ value: [{ changeType: 'exploded' }] })]) {
     const res = await bot.notify(body, expired);
