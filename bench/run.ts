@@ -250,6 +250,11 @@ function merge(parts: BurstResult[]): BurstResult {
   };
 }
 
+/** Per round, the p99 of one target's burst over another's. */
+function ratiosTo(xs: BurstResult[], ys: BurstResult[]): number[] {
+  return xs.map((x) => x.p99 / ys.find((y) => y.round === x.round)!.p99);
+}
+
 class Bench {
   /** Every incoming call sent, with the phase it belongs to: each must get exactly one answer. */
   readonly incoming = new Map<string, string>();
@@ -328,6 +333,7 @@ class Bench {
 
   async latency() {
     const rounds: BurstResult[] = [];
+    const of = (level: number, t: TargetName) => rounds.filter((x) => x.level === level && x.target === t);
     for (const level of OPTIONS.levels) {
       for (let r = 0; r < OPTIONS.rounds; r++) {
         // Rotate who goes first, so none always runs on a machine another just warmed.
@@ -343,14 +349,7 @@ class Bench {
           await sleep(OPTIONS.pauseMs);
         }
       }
-      const last = rounds.slice(-this.targets().length * OPTIONS.rounds);
-      const ratio = median(
-        Array.from({ length: OPTIONS.rounds }, (_, r) => {
-          const b = last.find((x) => x.target === 'bot' && x.round === r + 1)!;
-          const f = last.find((x) => x.target === 'floor' && x.round === r + 1)!;
-          return b.p99 / f.p99;
-        }),
-      );
+      const ratio = median(ratiosTo(of(level, 'bot'), of(level, 'floor')));
       progress(`${level} at once: median p99 ratio ${ratio.toFixed(2)}`);
     }
     const idle = this.idleCpuPerSecond;
@@ -369,13 +368,10 @@ class Bench {
       };
     };
     const levels = OPTIONS.levels.map((level) => {
-      const of = (t: TargetName) => rounds.filter((x) => x.level === level && x.target === t);
-      const bot = of('bot');
-      const floor = of('floor');
-      const ratiosTo = (xs: BurstResult[], ys: BurstResult[]) =>
-        xs.map((x) => x.p99 / ys.find((y) => y.round === x.round)!.p99);
+      const bot = of(level, 'bot');
+      const floor = of(level, 'floor');
       const ratios = ratiosTo(bot, floor);
-      const functionsFloor = of('functionsFloor');
+      const functionsFloor = of(level, 'functionsFloor');
       const summary = (xs: BurstResult[]) => ({
         medianP50: round(median(xs.map((x) => x.p50))),
         medianP99: round(median(xs.map((x) => x.p99))),
@@ -801,7 +797,14 @@ async function main(): Promise<void> {
   try {
     const azurite = await startBenchAzurite();
     const bench = new Bench(standIn, azurite);
-    [bench.bot, bench.floor] = await Promise.all([
+    const floorOptions = (table: string) => ({
+      root: ROOT,
+      standIn,
+      storageConnectionString: azurite.connectionString,
+      table,
+      maxSockets: OPTIONS.floorSockets,
+    });
+    [bench.bot, bench.floor, bench.functionsFloor] = await Promise.all([
       startBot({
         root: ROOT,
         standIn,
@@ -809,25 +812,9 @@ async function main(): Promise<void> {
         flowsDir,
         log: OPTIONS.verbose ? (l) => progress(l) : undefined,
       }),
-      startFloor({
-        root: ROOT,
-        standIn,
-        storageConnectionString: azurite.connectionString,
-        table: 'floorcalls',
-        maxSockets: OPTIONS.floorSockets,
-      }),
+      startFloor(floorOptions('floorcalls')),
+      OPTIONS.functionsFloor ? startFloor(floorOptions('functionsfloorcalls'), 'functionsFloor') : null,
     ]);
-    if (OPTIONS.functionsFloor)
-      bench.functionsFloor = await startFloor(
-        {
-          root: ROOT,
-          standIn,
-          storageConnectionString: azurite.connectionString,
-          table: 'functionsfloorcalls',
-          maxSockets: OPTIONS.floorSockets,
-        },
-        'functionsFloor',
-      );
 
     // Both processes warmed the same way before anything is counted: the JIT keeps making a
     // process faster for thousands of calls (the bot's CPU per 256-burst fell from 370 to 200 ms

@@ -157,7 +157,7 @@ export async function startFloor(
       join(o.root, 'dist', 'bench', name === 'floor' ? 'floor.js' : 'functionsFloor.js'),
     ],
     (p) => ({
-      [name === 'floor' ? 'FLOOR_PORT' : 'PORT']: String(p),
+      FLOOR_PORT: String(p),
       FLOOR_OPENID_URL: o.standIn.openIdConfigUrl,
       FLOOR_AUDIENCE: APP_ID,
       FLOOR_STORAGE: o.storageConnectionString,
