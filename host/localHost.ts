@@ -3,12 +3,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
-import { MAX_DEQUEUE_COUNT } from '../shared/queues';
-import { StorageClients, storageConnectionOf } from '../shared/storage/connection';
+import {
+  StorageClients,
+  storageConnectionOf,
+  type StorageConnectionConfig,
+} from '../shared/storage/connection';
+import { pollQueue, type PollingPace, type QueueDelivery } from './queuePolling';
+import type { HostMessage, ListenerData, ListenerMessage } from './queueListener';
 
 /**
  * A small stand-in for Core Tools: serves the function definitions registered by the
@@ -32,6 +38,12 @@ export interface LocalHostOptions {
   functionKey?: string;
   /** Poll storage queues for queue-triggered functions (default true). */
   pollQueues?: boolean;
+  /**
+   * Where queues are polled: on a listener thread, as the Functions host polls beside the
+   * worker (the default when compiled), or on the main thread (the default under Jest, where
+   * a thread cannot load the TypeScript sources). Functions run on the main thread either way.
+   */
+  queueListener?: 'thread' | 'inline';
   log?: (line: string) => void;
 }
 
@@ -101,11 +113,22 @@ function invocation(
 
 /** host.json's queues.maxPollingInterval. */
 const MAX_POLLING_MS = 1000;
+/** host.json's queues.visibilityTimeout. */
+const RETRY_VISIBILITY_S = 5;
 
-/** The longest wait between polls of an empty queue: scaled timers (IVR_TEST_TIMER_SCALE, tests and dev) are polled for as much faster. */
-function maxPollingMs(): number {
+/** Scaled timers (IVR_TEST_TIMER_SCALE, tests and dev) scale the queues' pace as much. */
+function timerScale(): number {
   const scale = Number(process.env.IVR_TEST_TIMER_SCALE ?? 1);
-  return scale > 0 && scale < 1 ? Math.max(50, MAX_POLLING_MS * scale) : MAX_POLLING_MS;
+  return scale > 0 && scale < 1 ? scale : 1;
+}
+
+/** The longest wait between polls of an empty queue. */
+function maxPollingMs(): number {
+  return Math.max(50, MAX_POLLING_MS * timerScale());
+}
+
+function pollingPace(): PollingPace {
+  return { maxPollingMs: maxPollingMs(), retryVisibilityS: Math.round(RETRY_VISIBILITY_S * timerScale()) };
 }
 
 /**
@@ -262,17 +285,24 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   });
   // In Azure the host's queue listeners run beside the worker and never hold its first HTTP
   // request: here they start one polling interval after HTTP is served, so loading the Queue
-  // SDK does not hold the first call of a cold start either. One that cannot start (a bad
-  // connection setting) is logged, as the host does, and HTTP goes on.
+  // SDK does not hold the first call of a cold start either; compiled, they poll on their own
+  // thread. One that cannot start (a bad connection setting) is logged, as the host does, and
+  // HTTP goes on.
+  const queues = all.filter((r): r is QueueRegistration => r.kind === 'queue');
+  const listener = options.queueListener ?? (__filename.endsWith('.js') ? 'thread' : 'inline');
   let closing = false;
-  const pollers: Promise<Array<() => Promise<void>>> =
-    options.pollQueues === false
-      ? Promise.resolve([])
+  const stopQueues: Promise<() => Promise<void>> =
+    options.pollQueues === false || queues.length === 0
+      ? Promise.resolve(async () => undefined)
       : new Promise<void>((ready) => setTimeout(ready, maxPollingMs()).unref())
-          .then(() => (closing ? [] : startQueuePollers(all, log)))
+          .then(async () => {
+            if (closing) return async () => undefined;
+            if (listener === 'inline') return startQueuePollers(queues, log);
+            return startQueueListener(queues, listenerFile(root), log);
+          })
           .catch((err: Error) => {
             log(`queue functions not started: ${err.message}`);
-            return [];
+            return async () => undefined;
           });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -280,101 +310,120 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     port,
     close: async () => {
       closing = true;
-      for (const stop of await pollers) await stop();
+      await (
+        await stopQueues
+      )();
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));
     },
   };
 }
 
-/** Queue triggers: poll each queue, run the handler, delete the message when it succeeds. */
-async function startQueuePollers(
-  all: Registration[],
-  log: (line: string) => void,
-): Promise<Array<() => Promise<void>>> {
-  const queues = all.filter((r): r is Extract<Registration, { kind: 'queue' }> => r.kind === 'queue');
-  if (queues.length === 0) return [];
-  const pollingMs = maxPollingMs();
-  // The same connection logic as the app: a connection string or an identity-based connection.
+type QueueRegistration = Extract<Registration, { kind: 'queue' }>;
+
+/** Resolves each queue function's connection setting as the app does; a bad one fails them all, with its name. */
+function queueConnections(queues: QueueRegistration[]): Map<string, StorageConnectionConfig> {
   const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
-  const connections = new Map<string, StorageClients>();
-  const clientsOf = (name: string) => {
-    let clients = connections.get(name);
-    if (!clients) {
-      try {
-        clients = new StorageClients(storageConnectionOf(process.env, name, allowLocalHttp));
-      } catch (err) {
-        throw new Error(`queue functions: ${(err as Error).message}`, { cause: err });
-      }
-      connections.set(name, clients);
+  const connections = new Map<string, StorageConnectionConfig>();
+  for (const reg of queues) {
+    const name = reg.options.connection ?? 'AzureWebJobsStorage';
+    if (connections.has(name)) continue;
+    try {
+      connections.set(name, storageConnectionOf(process.env, name, allowLocalHttp));
+    } catch (err) {
+      throw new Error(`queue functions: ${(err as Error).message}`, { cause: err });
     }
-    return clients;
-  };
-  const made = await Promise.all(
+  }
+  return connections;
+}
+
+const connectionOf = (reg: QueueRegistration, connections: Map<string, StorageConnectionConfig>) =>
+  connections.get(reg.options.connection ?? 'AzureWebJobsStorage')!;
+
+/** Runs a queue function on this (the main) thread, with the trigger metadata the Functions host gives. */
+async function runQueueFunction(
+  reg: QueueRegistration,
+  delivery: QueueDelivery,
+  log: (line: string) => void,
+): Promise<void> {
+  await reg.options.handler(
+    delivery.input,
+    invocation(reg.name, log, { dequeueCount: delivery.dequeueCount, id: delivery.id }),
+  );
+}
+
+/** Queue triggers polled on this thread (under Jest, where the listener thread cannot load TypeScript). */
+async function startQueuePollers(
+  queues: QueueRegistration[],
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
+  const connections = queueConnections(queues);
+  const clients = new Map([...connections].map(([name, config]) => [name, new StorageClients(config)]));
+  const stops = await Promise.all(
     queues.map(async (reg) => {
-      const clients = clientsOf(reg.options.connection ?? 'AzureWebJobsStorage');
+      const c = clients.get(reg.options.connection ?? 'AzureWebJobsStorage')!;
       const [client, poison] = await Promise.all([
-        clients.queue(reg.options.queueName),
-        clients.queue(`${reg.options.queueName}-poison`),
+        c.queue(reg.options.queueName),
+        c.queue(`${reg.options.queueName}-poison`),
       ]);
-      return { reg, client, poison };
+      const run = (delivery: QueueDelivery) => runQueueFunction(reg, delivery, log);
+      return pollQueue({ name: reg.name, client, poison, run }, pollingPace(), log);
     }),
   );
-  return made.map(({ reg, client, poison }) => {
-    let stopped = false;
-    let idleWait = 0;
-    const loop = (async () => {
-      await client.createIfNotExists().catch(() => undefined);
-      while (!stopped) {
-        try {
-          const { receivedMessageItems } = await client.receiveMessages({
-            numberOfMessages: 16,
-            visibilityTimeout: 30,
-          });
-          await Promise.all(
-            receivedMessageItems.map(async (m) => {
-              const text = Buffer.from(m.messageText, 'base64').toString('utf8');
-              let input: unknown = text;
-              try {
-                input = JSON.parse(text);
-              } catch {
-                // handed over as a string, as the Functions host does
-              }
-              try {
-                await reg.options.handler(
-                  input,
-                  invocation(reg.name, log, { dequeueCount: m.dequeueCount, id: m.messageId }),
-                );
-                await client.deleteMessage(m.messageId, m.popReceipt);
-              } catch (err) {
-                log(`[${reg.name}] failed (attempt ${m.dequeueCount}): ${(err as Error).message}`);
-                if (m.dequeueCount >= MAX_DEQUEUE_COUNT) {
-                  // As the Functions host does: the message moves to the poison queue.
-                  await poison.createIfNotExists().catch(() => undefined);
-                  await poison.sendMessage(m.messageText).catch(() => undefined);
-                  await client.deleteMessage(m.messageId, m.popReceipt).catch(() => undefined);
-                } else {
-                  // host.json's queues.visibilityTimeout: the wait before the next run.
-                  await client.updateMessage(m.messageId, m.popReceipt, undefined, 5).catch(() => undefined);
-                }
-              }
-            }),
-          );
-          // As the Functions host does: an empty queue is polled less and less often, up to
-          // host.json's queues.maxPollingInterval; a message brings the pace back at once.
-          idleWait = receivedMessageItems.length === 0 ? Math.min(pollingMs, idleWait * 2 || 50) : 0;
-          if (idleWait > 0) await new Promise((r) => setTimeout(r, idleWait));
-        } catch (err) {
-          if (!stopped) log(`[${reg.name}] queue poll failed: ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    })();
-    return async () => {
-      stopped = true;
-      await loop;
-    };
+  return async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  };
+}
+
+/** The listener thread's compiled file: beside this one, or in dist/ when this runs from its source. */
+function listenerFile(root: string): string {
+  return __filename.endsWith('.js')
+    ? join(__dirname, 'queueListener.js')
+    : join(root, 'dist', 'host', 'queueListener.js');
+}
+
+/**
+ * Queue triggers polled on the listener thread (queueListener.ts), as the Functions host polls
+ * beside the worker; each message's function still runs here, on the main thread.
+ */
+function startQueueListener(
+  queues: QueueRegistration[],
+  file: string,
+  log: (line: string) => void,
+): () => Promise<void> {
+  const connections = queueConnections(queues);
+  const byName = new Map(queues.map((reg) => [reg.name, reg]));
+  const data: ListenerData = {
+    pace: pollingPace(),
+    queues: queues.map((reg) => ({
+      name: reg.name,
+      queueName: reg.options.queueName,
+      connection: connectionOf(reg, connections),
+    })),
+  };
+  // No inherited node flags: a profiler or the bench's probe is for the main thread.
+  const worker = new Worker(file, { workerData: { queueListener: data }, execArgv: [] });
+  const send = (m: HostMessage) => worker.postMessage(m);
+  let ended: () => void = () => undefined;
+  const stopped = new Promise<void>((done) => (ended = done));
+  worker.on('message', (m: ListenerMessage) => {
+    if (m.kind === 'log') log(m.line);
+    else if (m.kind === 'stopped') ended();
+    else {
+      const reg = byName.get(m.name)!;
+      runQueueFunction(reg, m.delivery, log).then(
+        () => send({ kind: 'ran', token: m.token }),
+        (err: Error) => send({ kind: 'ran', token: m.token, error: err.message }),
+      );
+    }
   });
+  worker.on('error', (err) => log(`queue listener failed: ${err.message}`));
+  worker.on('exit', () => ended());
+  return async () => {
+    send({ kind: 'stop' });
+    await stopped;
+    await worker.terminate();
+  };
 }
 
 function safeParse(text: string): unknown {
