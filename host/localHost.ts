@@ -3,7 +3,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
@@ -14,7 +13,6 @@ import {
   type StorageConnectionConfig,
 } from '../shared/storage/connection';
 import { pollQueue, type PollingPace, type QueueDelivery } from './queuePolling';
-import type { HostMessage, ListenerData, ListenerMessage } from './queueListener';
 
 /**
  * A small stand-in for Core Tools: serves the function definitions registered by the
@@ -38,12 +36,6 @@ export interface LocalHostOptions {
   functionKey?: string;
   /** Poll storage queues for queue-triggered functions (default true). */
   pollQueues?: boolean;
-  /**
-   * Where queues are polled: on a listener thread, as the Functions host polls beside the
-   * worker (the default when compiled), or on the main thread (the default under Jest, where
-   * a thread cannot load the TypeScript sources). Functions run on the main thread either way.
-   */
-  queueListener?: 'thread' | 'inline';
   log?: (line: string) => void;
 }
 
@@ -285,21 +277,15 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   });
   // In Azure the host's queue listeners run beside the worker and never hold its first HTTP
   // request: here they start one polling interval after HTTP is served, so loading the Queue
-  // SDK does not hold the first call of a cold start either; compiled, they poll on their own
-  // thread. One that cannot start (a bad connection setting) is logged, as the host does, and
-  // HTTP goes on.
+  // SDK does not hold the first call of a cold start either. One that cannot start (a bad
+  // connection setting) is logged, as the host does, and HTTP goes on.
   const queues = all.filter((r): r is QueueRegistration => r.kind === 'queue');
-  const listener = options.queueListener ?? (__filename.endsWith('.js') ? 'thread' : 'inline');
   let closing = false;
   const stopQueues: Promise<() => Promise<void>> =
     options.pollQueues === false || queues.length === 0
       ? Promise.resolve(async () => undefined)
       : new Promise<void>((ready) => setTimeout(ready, maxPollingMs()).unref())
-          .then(async () => {
-            if (closing) return async () => undefined;
-            if (listener === 'inline') return startQueuePollers(queues, log);
-            return startQueueListener(queues, listenerFile(root), log);
-          })
+          .then(async () => (closing ? async () => undefined : startQueuePollers(queues, log)))
           .catch((err: Error) => {
             log(`queue functions not started: ${err.message}`);
             return async () => undefined;
@@ -321,12 +307,15 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
 type QueueRegistration = Extract<Registration, { kind: 'queue' }>;
 
+/** The app setting (or prefix) naming a queue function's storage connection. */
+const connectionName = (reg: QueueRegistration) => reg.options.connection ?? 'AzureWebJobsStorage';
+
 /** Resolves each queue function's connection setting as the app does; a bad one fails them all, with its name. */
 function queueConnections(queues: QueueRegistration[]): Map<string, StorageConnectionConfig> {
   const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
   const connections = new Map<string, StorageConnectionConfig>();
   for (const reg of queues) {
-    const name = reg.options.connection ?? 'AzureWebJobsStorage';
+    const name = connectionName(reg);
     if (connections.has(name)) continue;
     try {
       connections.set(name, storageConnectionOf(process.env, name, allowLocalHttp));
@@ -337,10 +326,7 @@ function queueConnections(queues: QueueRegistration[]): Map<string, StorageConne
   return connections;
 }
 
-const connectionOf = (reg: QueueRegistration, connections: Map<string, StorageConnectionConfig>) =>
-  connections.get(reg.options.connection ?? 'AzureWebJobsStorage')!;
-
-/** Runs a queue function on this (the main) thread, with the trigger metadata the Functions host gives. */
+/** Runs a queue function with the trigger metadata the Functions host gives. */
 async function runQueueFunction(
   reg: QueueRegistration,
   delivery: QueueDelivery,
@@ -352,7 +338,7 @@ async function runQueueFunction(
   );
 }
 
-/** Queue triggers polled on this thread (under Jest, where the listener thread cannot load TypeScript). */
+/** Queue triggers: each queue polled, its messages run by its function and settled (host/queuePolling.ts). */
 async function startQueuePollers(
   queues: QueueRegistration[],
   log: (line: string) => void,
@@ -361,7 +347,7 @@ async function startQueuePollers(
   const clients = new Map([...connections].map(([name, config]) => [name, new StorageClients(config)]));
   const stops = await Promise.all(
     queues.map(async (reg) => {
-      const c = clients.get(reg.options.connection ?? 'AzureWebJobsStorage')!;
+      const c = clients.get(connectionName(reg))!;
       const [client, poison] = await Promise.all([
         c.queue(reg.options.queueName),
         c.queue(`${reg.options.queueName}-poison`),
@@ -372,57 +358,6 @@ async function startQueuePollers(
   );
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
-  };
-}
-
-/** The listener thread's compiled file: beside this one, or in dist/ when this runs from its source. */
-function listenerFile(root: string): string {
-  return __filename.endsWith('.js')
-    ? join(__dirname, 'queueListener.js')
-    : join(root, 'dist', 'host', 'queueListener.js');
-}
-
-/**
- * Queue triggers polled on the listener thread (queueListener.ts), as the Functions host polls
- * beside the worker; each message's function still runs here, on the main thread.
- */
-function startQueueListener(
-  queues: QueueRegistration[],
-  file: string,
-  log: (line: string) => void,
-): () => Promise<void> {
-  const connections = queueConnections(queues);
-  const byName = new Map(queues.map((reg) => [reg.name, reg]));
-  const data: ListenerData = {
-    pace: pollingPace(),
-    queues: queues.map((reg) => ({
-      name: reg.name,
-      queueName: reg.options.queueName,
-      connection: connectionOf(reg, connections),
-    })),
-  };
-  // No inherited node flags: a profiler or the bench's probe is for the main thread.
-  const worker = new Worker(file, { workerData: { queueListener: data }, execArgv: [] });
-  const send = (m: HostMessage) => worker.postMessage(m);
-  let ended: () => void = () => undefined;
-  const stopped = new Promise<void>((done) => (ended = done));
-  worker.on('message', (m: ListenerMessage) => {
-    if (m.kind === 'log') log(m.line);
-    else if (m.kind === 'stopped') ended();
-    else {
-      const reg = byName.get(m.name)!;
-      runQueueFunction(reg, m.delivery, log).then(
-        () => send({ kind: 'ran', token: m.token }),
-        (err: Error) => send({ kind: 'ran', token: m.token, error: err.message }),
-      );
-    }
-  });
-  worker.on('error', (err) => log(`queue listener failed: ${err.message}`));
-  worker.on('exit', () => ended());
-  return async () => {
-    send({ kind: 'stop' });
-    await stopped;
-    await worker.terminate();
   };
 }
 

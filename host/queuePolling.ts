@@ -3,8 +3,7 @@ import { MAX_DEQUEUE_COUNT } from '../shared/queues';
 
 /**
  * The local host's queue trigger: polls one queue, hands each message to its function and
- * settles it the way the Functions host does. It runs on the listener thread
- * (queueListener.ts) or, under Jest, on the main thread; `run` is where the function runs.
+ * settles it the way the Functions host does (delete, retry later, or the poison queue).
  */
 
 /** One message for a queue function: its input as the Functions host gives it, and its trigger metadata. */

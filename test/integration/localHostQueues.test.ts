@@ -4,9 +4,8 @@ import { startLocalHost, type LocalHost } from '../../host/localHost';
 import { startAzurite, type Azurite } from '../../sim/azurite';
 import { QUEUE, runs } from '../support/fixtures/queueFunctions';
 
-// The local host's queue trigger, on the listener thread (compiled: npm test has just built
-// dist/) and on the main thread (the TypeScript sources): each message reaches its function,
-// on the main thread, and is settled as the Functions host settles it.
+// The local host's queue trigger: each message reaches its function as the Functions host
+// hands it over, and is settled as the host settles it (deleted, retried, moved to poison).
 
 const FIXTURE = join(__dirname, '../support/fixtures/queueFunctions.ts');
 const saved = { ...process.env };
@@ -29,11 +28,9 @@ async function until<T>(look: () => Promise<T | null>, what: string, timeoutMs =
 
 const encode = (body: unknown) => Buffer.from(JSON.stringify(body)).toString('base64');
 const runsOf = (id: string) =>
-  runs
-    .filter((r) => (r.input as { id?: string } | null)?.id === id)
-    .map((r) => ({ dequeueCount: r.dequeueCount, onMainThread: r.onMainThread }));
+  runs.filter((r) => (r.input as { id?: string } | null)?.id === id).map((r) => r.dequeueCount);
 
-describe.each(['thread', 'inline'] as const)('queues polled %s', (mode) => {
+describe('queue functions', () => {
   let azurite: Azurite;
   let host: LocalHost;
   let queue: QueueClient;
@@ -53,7 +50,6 @@ describe.each(['thread', 'inline'] as const)('queues polled %s', (mode) => {
     host = await startLocalHost({
       port: 0,
       functionFiles: [FIXTURE],
-      queueListener: mode,
       log: () => undefined,
     });
   });
@@ -62,47 +58,48 @@ describe.each(['thread', 'inline'] as const)('queues polled %s', (mode) => {
     await azurite.stop();
   });
 
-  test('a message runs its function once, on the main thread, with its JSON input and dequeue count 1, and is deleted', async () => {
-    await queue.sendMessage(encode({ id: `${mode}-ok`, n: 7 }));
-    await until(async () => (runsOf(`${mode}-ok`).length > 0 ? true : null), 'the run');
+  test('a message runs its function once, with its JSON input and dequeue count 1, and is deleted', async () => {
+    await queue.sendMessage(encode({ id: 'ok', n: 7 }));
+    await until(async () => (runsOf('ok').length > 0 ? true : null), 'the run');
     await until(async () => ((await waiting(queue)).length === 0 ? true : null), 'the delete');
-    expect(runs.find((r) => (r.input as { id?: string } | null)?.id === `${mode}-ok`)?.input).toEqual({
-      id: `${mode}-ok`,
+    expect(runs.find((r) => (r.input as { id?: string } | null)?.id === 'ok')?.input).toEqual({
+      id: 'ok',
       n: 7,
     });
-    expect(runsOf(`${mode}-ok`)).toEqual([{ dequeueCount: 1, onMainThread: true }]);
+    expect(runsOf('ok')).toEqual([1]);
   });
 
   test('a message that is not JSON reaches its function as the text', async () => {
-    await queue.sendMessage(Buffer.from(`plain ${mode}`).toString('base64'));
-    await until(async () => (runs.some((r) => r.input === `plain ${mode}`) ? true : null), 'the run');
+    await queue.sendMessage(Buffer.from('plain text').toString('base64'));
+    await until(async () => (runs.some((r) => r.input === 'plain text') ? true : null), 'the run');
+    expect(runs.filter((r) => r.input === 'plain text').map((r) => r.dequeueCount)).toEqual([1]);
   });
 
   test('a message that fails once runs again with dequeue count 2, then is deleted', async () => {
-    await queue.sendMessage(encode({ id: `${mode}-once`, failUntil: 1 }));
-    await until(async () => (runsOf(`${mode}-once`).length >= 2 ? true : null), 'the second run');
+    await queue.sendMessage(encode({ id: 'once', failUntil: 1 }));
+    await until(async () => (runsOf('once').length >= 2 ? true : null), 'the second run');
     await until(async () => ((await waiting(queue)).length === 0 ? true : null), 'the delete');
-    expect(runsOf(`${mode}-once`).map((r) => r.dequeueCount)).toEqual([1, 2]);
+    expect(runsOf('once')).toEqual([1, 2]);
     expect(await waiting(poison)).toEqual([]);
   });
 
   test('a message that fails five times moves to the poison queue, as sent, and leaves its queue', async () => {
-    const body = encode({ id: `${mode}-poison`, failUntil: 99 });
+    const body = encode({ id: 'poison', failUntil: 99 });
     await queue.sendMessage(body);
     const moved = await until(async () => {
       const items = await waiting(poison);
       return items.length > 0 ? items : null;
     }, 'the poison queue');
     expect(moved.map((m) => m.messageText)).toEqual([body]);
-    expect(runsOf(`${mode}-poison`).map((r) => r.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
+    expect(runsOf('poison')).toEqual([1, 2, 3, 4, 5]);
     expect(await waiting(queue)).toEqual([]);
   });
 
   test('after close nothing is polled: a message sent then stays in its queue', async () => {
     await host.close();
-    await queue.sendMessage(encode({ id: `${mode}-late` }));
+    await queue.sendMessage(encode({ id: 'late' }));
     await new Promise((r) => setTimeout(r, 300));
-    expect(runsOf(`${mode}-late`)).toEqual([]);
+    expect(runsOf('late')).toEqual([]);
     expect((await waiting(queue)).length).toBe(1);
   });
 });
