@@ -7,12 +7,8 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } f
 import { projectRoot } from './projectRoot';
 import { registrations, startHooks, type Registration } from '../shared/functions/registry';
 import { MAX_BODY_BYTES } from '../shared/functions/http';
-import {
-  StorageClients,
-  storageConnectionOf,
-  type StorageConnectionConfig,
-} from '../shared/storage/connection';
-import { pollQueue, type PollingPace, type QueueDelivery } from './queuePolling';
+import { StorageClients, storageConnectionOf } from '../shared/storage/connection';
+import { jsonOrText, pollQueue, type PollingPace, type QueueDelivery } from './queuePolling';
 
 /**
  * A small stand-in for Core Tools: serves the function definitions registered by the
@@ -262,7 +258,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       await reg.options.handler(timer, invocation(reg.name, log));
     } else {
       await reg.options.handler(
-        typeof input === 'string' ? safeParse(input) : input,
+        typeof input === 'string' ? jsonOrText(input) : input,
         invocation(reg.name, log),
       );
     }
@@ -296,9 +292,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     port,
     close: async () => {
       closing = true;
-      await (
-        await stopQueues
-      )();
+      const stopPolling = await stopQueues;
+      await stopPolling();
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));
     },
@@ -310,63 +305,37 @@ type QueueRegistration = Extract<Registration, { kind: 'queue' }>;
 /** The app setting (or prefix) naming a queue function's storage connection. */
 const connectionName = (reg: QueueRegistration) => reg.options.connection ?? 'AzureWebJobsStorage';
 
-/** Resolves each queue function's connection setting as the app does; a bad one fails them all, with its name. */
-function queueConnections(queues: QueueRegistration[]): Map<string, StorageConnectionConfig> {
-  const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
-  const connections = new Map<string, StorageConnectionConfig>();
-  for (const reg of queues) {
-    const name = connectionName(reg);
-    if (connections.has(name)) continue;
-    try {
-      connections.set(name, storageConnectionOf(process.env, name, allowLocalHttp));
-    } catch (err) {
-      throw new Error(`queue functions: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  return connections;
-}
-
-/** Runs a queue function with the trigger metadata the Functions host gives. */
-async function runQueueFunction(
-  reg: QueueRegistration,
-  delivery: QueueDelivery,
-  log: (line: string) => void,
-): Promise<void> {
-  await reg.options.handler(
-    delivery.input,
-    invocation(reg.name, log, { dequeueCount: delivery.dequeueCount, id: delivery.id }),
-  );
-}
-
 /** Queue triggers: each queue polled, its messages run by its function and settled (host/queuePolling.ts). */
 async function startQueuePollers(
   queues: QueueRegistration[],
   log: (line: string) => void,
 ): Promise<() => Promise<void>> {
-  const connections = queueConnections(queues);
-  const clients = new Map([...connections].map(([name, config]) => [name, new StorageClients(config)]));
+  // The same connection logic as the app: a connection string or an identity-based connection.
+  const allowLocalHttp = /^(true|1)$/.test(process.env.IVR_LOCAL_DEV_HTTP ?? '');
+  const connections = new Map<string, StorageClients>();
+  for (const name of new Set(queues.map(connectionName))) {
+    try {
+      connections.set(name, new StorageClients(storageConnectionOf(process.env, name, allowLocalHttp)));
+    } catch (err) {
+      throw new Error(`queue functions: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const stops = await Promise.all(
     queues.map(async (reg) => {
-      const c = clients.get(connectionName(reg))!;
+      const clients = connections.get(connectionName(reg))!;
       const [client, poison] = await Promise.all([
-        c.queue(reg.options.queueName),
-        c.queue(`${reg.options.queueName}-poison`),
+        clients.queue(reg.options.queueName),
+        clients.queue(`${reg.options.queueName}-poison`),
       ]);
-      const run = (delivery: QueueDelivery) => runQueueFunction(reg, delivery, log);
+      const run = async ({ input, dequeueCount, id }: QueueDelivery) => {
+        await reg.options.handler(input, invocation(reg.name, log, { dequeueCount, id }));
+      };
       return pollQueue({ name: reg.name, client, poison, run }, pollingPace(), log);
     }),
   );
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Like Core Tools: the Values of local.settings.json become environment variables, unless already set. */

@@ -29,9 +29,8 @@ const RUN_VISIBILITY_S = 30;
 /** The wait after a failed poll (storage away). */
 const POLL_FAILED_WAIT_MS = 500;
 
-/** The message text as the Functions host hands it over: JSON when it parses, else the string. */
-export function queueInput(messageText: string): unknown {
-  const text = Buffer.from(messageText, 'base64').toString('utf8');
+/** A queue function's input as the Functions host hands it over: JSON when it parses, else the text. */
+export function jsonOrText(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -39,7 +38,6 @@ export function queueInput(messageText: string): unknown {
   }
 }
 
-/** Starts polling; the returned function stops it once the batch in hand is settled. */
 export interface PollingPace {
   /** host.json's queues.maxPollingInterval: the longest wait between polls of an empty queue. */
   maxPollingMs: number;
@@ -47,6 +45,7 @@ export interface PollingPace {
   retryVisibilityS: number;
 }
 
+/** Starts polling; the returned function stops it once the batch in hand is settled. */
 export function pollQueue(
   queue: PolledQueue,
   pace: PollingPace,
@@ -62,7 +61,8 @@ export function pollQueue(
     dequeueCount: number;
   }) => {
     try {
-      await queue.run({ input: queueInput(m.messageText), dequeueCount: m.dequeueCount, id: m.messageId });
+      const input = jsonOrText(Buffer.from(m.messageText, 'base64').toString('utf8'));
+      await queue.run({ input, dequeueCount: m.dequeueCount, id: m.messageId });
       await client.deleteMessage(m.messageId, m.popReceipt);
     } catch (err) {
       log(`[${name}] failed (attempt ${m.dequeueCount}): ${(err as Error).message}`);
